@@ -1,0 +1,354 @@
+/*
+ * The real daemon through its socket: start-up and the socket file, the
+ * command line, error codes, pipelining, drain on SIGTERM.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *const one_worker[] = { "-o", "cpu.workers=1", NULL };
+
+static int
+code_of(json_t *r)
+{
+	return (int)json_integer_value(json_object_get(json_object_get(r,
+	    "error"), "code"));
+}
+
+/* Run jobd with args and return its exit status and stderr+stdout. */
+static char *
+run_jobd(const char *args, int *status)
+{
+	char	*cmd, *out;
+
+	xasprintf(&cmd, "%s %s 2>&1", getenv("JOBD_BIN"), args);
+	out = harness_sh(cmd, status);
+	free(cmd);
+	return out;
+}
+
+START_TEST(test_version_and_usage)
+{
+	char	*out;
+	int	 st;
+
+	out = run_jobd("-V", &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	ck_assert_str_eq(out, "jobd " PACKAGE_VERSION "\n");
+	free(out);
+	out = run_jobd("-x", &st);
+	ck_assert_int_ne(WEXITSTATUS(st), 0);
+	ck_assert_ptr_nonnull(strstr(out, "usage: jobd"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_config_check)
+{
+	char	 dir[] = "/tmp/jobd-conf.XXXXXX", *args, *out;
+	FILE	*f;
+	int	 st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	xasprintf(&args, "-n -c %s/good.conf", dir);
+	xasprintf(&out, "%s/good.conf", dir);
+	f = fopen(out, "w");
+	fputs("[io]\nthreads = 2\n[cpu]\nworkers = 3\n", f);
+	fclose(f);
+	free(out);
+	out = run_jobd(args, &st);
+	ck_assert_msg(WEXITSTATUS(st) == 0, "good config refused: %s", out);
+	free(out);
+	free(args);
+
+	xasprintf(&out, "%s/bad.conf", dir);
+	f = fopen(out, "w");
+	fputs("[io]\nthreads = 2\nthredas = 3\n", f);
+	fclose(f);
+	free(out);
+	xasprintf(&args, "-n -c %s/bad.conf", dir);
+	out = run_jobd(args, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	/* The error names the file, the line and the key. */
+	ck_assert_msg(strstr(out, "bad.conf:3") != NULL &&
+	    strstr(out, "thredas") != NULL, "unhelpful error: %s", out);
+	free(out);
+	free(args);
+
+	/* -o is checked too, and a missing -c file is an error. */
+	xasprintf(&args, "-n -c %s/good.conf -o cpu.workers=many", dir);
+	out = run_jobd(args, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	ck_assert_ptr_nonnull(strstr(out, "workers"));
+	free(out);
+	free(args);
+	xasprintf(&args, "-n -c %s/missing.conf", dir);
+	out = run_jobd(args, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	ck_assert_ptr_nonnull(strstr(out, "missing.conf"));
+	free(out);
+	free(args);
+
+	/* The shipped configuration file is valid. */
+	xasprintf(&args, "-n -c %s/etc/jobd.conf", getenv("JOBD_SRCDIR"));
+	out = run_jobd(args, &st);
+	ck_assert_msg(WEXITSTATUS(st) == 0, "etc/jobd.conf: %s", out);
+	free(out);
+	free(args);
+
+	xasprintf(&args, "rm -rf %s", dir);
+	free(harness_sh(args, &st));
+	free(args);
+}
+END_TEST
+
+/* A socket file left by a dead daemon is replaced; a live one is not. */
+START_TEST(test_socket_file)
+{
+	struct harness	*h;
+	struct sockaddr_un sun;
+	struct stat	 sb;
+	char		*args, *out;
+	int		 fd, st;
+	const char	*sock;
+	json_t		*r;
+
+	h = harness_start(one_worker);
+	sock = harness_socket(h);
+	ck_assert_int_eq(stat(sock, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	ck_assert_int_eq(sb.st_mode & 0777, 0660);
+
+	/* A second daemon on the same socket refuses to start. */
+	xasprintf(&args, "-c /dev/null -s %s", sock);
+	out = run_jobd(args, &st);
+	ck_assert_int_ne(WEXITSTATUS(st), 0);
+	ck_assert_msg(strstr(out, "already listening") != NULL, "%s", out);
+	free(out);
+	free(args);
+	/* ... and the first still serves. */
+	r = harness_call(h, "daemon.status", NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(harness_ok(r),
+	    "pid")), harness_pid(h));
+	json_decref(r);
+
+	/* SIGTERM: exit 0 and the socket file is gone. */
+	kill(harness_pid(h), SIGTERM);
+	for (st = 0; st < 200 && access(sock, F_OK) == 0; st++)
+		usleep(50000);
+	ck_assert_int_ne(access(sock, F_OK), 0);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+
+	/* A stale socket: left by a daemon that died without cleaning up. */
+	h = harness_start(one_worker);
+	sock = harness_socket(h);
+	harness_crash(h);
+	ck_assert_int_eq(access(sock, F_OK), 0);
+	memset(&sun, 0, sizeof sun);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, sock);
+	ck_assert_int_ne(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	close(fd);
+	harness_restart(h, one_worker);		/* fails the test if refused */
+	r = harness_call(h, "daemon.status", NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(harness_ok(r),
+	    "pid")), harness_pid(h));
+	json_decref(r);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* Every protocol error code a client can provoke, on the real daemon. */
+START_TEST(test_error_codes)
+{
+	const char *const extra[] = { "-o", "cpu.workers=1", "-o",
+	    "limits.max_queued=2", "-o", "limits.max_request_bytes=4096",
+	    "-o", "files.allowed_roots=/nonexistent-root", NULL };
+	struct harness	*h = harness_start(extra);
+	struct client	*c = harness_client(h);
+	json_t		*r, *spin;
+	char		*big;
+	int		 i;
+	static const struct { const char *line; int code; } lines[] = {
+		{ "{", RPC_PARSE_ERROR },
+		{ "[]", RPC_INVALID_REQUEST },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x.y\"}",
+		  RPC_METHOD_NOT_FOUND },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"job.submit\","
+		  "\"params\":{\"type\":\"frobnicate\"}}", RPC_INVALID_PARAMS },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"job.submit\","
+		  "\"params\":{\"type\":\"squares\",\"args\":{\"from\":1}}}",
+		  RPC_INVALID_PARAMS },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"job.get\","
+		  "\"params\":{\"id\":\"deadbeef-1\"}}", RPC_UNKNOWN_JOB },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"job.submit\","
+		  "\"params\":{\"type\":\"charcount\",\"args\":{\"path\":"
+		  "\"/etc/hostname\"}}}", RPC_FORBIDDEN },
+	};
+
+	for (i = 0; i < (int)nitems(lines); i++) {
+		ck_assert_int_eq(client_send_raw(c, lines[i].line,
+		    strlen(lines[i].line)), 0);
+		ck_assert_int_eq(client_send_raw(c, "\n", 1), 0);
+		r = client_recv(c, TEST_TIMEOUT_MS);
+		ck_assert_msg(r != NULL, "no answer to %s", lines[i].line);
+		ck_assert_int_eq(code_of(r), lines[i].code);
+		json_decref(r);
+	}
+
+	/* -32001: one worker busy, two queued, the next is refused. */
+	spin = json_pack("{s:s, s:{s:i}}", "type", "spin", "args", "ms", 60000);
+	for (i = 0; i < 3; i++) {
+		r = harness_call(h, "job.submit", json_deep_copy(spin));
+		harness_ok(r);
+		json_decref(r);
+	}
+	r = harness_call(h, "job.submit", json_deep_copy(spin));
+	ck_assert_int_eq(code_of(r), RPC_OVERLOADED);
+	ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(r, "error"), "data"), "retry_after_ms")), 0);
+	json_decref(r);
+	json_decref(spin);
+
+	/* -32005: a line over max_request_bytes closes that connection. */
+	big = xmalloc(8192);
+	memset(big, 'x', 8192);
+	client_send_raw(c, big, 8192);
+	free(big);
+	r = client_recv(c, TEST_TIMEOUT_MS);
+	ck_assert_int_eq(code_of(r), RPC_TOO_LARGE);
+	json_decref(r);
+	ck_assert_ptr_null(client_recv(c, TEST_TIMEOUT_MS));
+	client_close(c);
+
+	/* -32004: during the drain, submits on an open connection. */
+	c = harness_client(h);
+	kill(harness_pid(h), SIGTERM);
+	for (i = 0; i < 100; i++) {
+		r = client_call(c, "job.submit", json_pack("{s:s, s:{s:i, s:i}}",
+		    "type", "squares", "args", "from", 1, "to", 2),
+		    TEST_TIMEOUT_MS);
+		ck_assert_ptr_nonnull(r);
+		if (code_of(r) == RPC_SHUTTING_DOWN)
+			break;
+		json_decref(r);
+		usleep(20000);
+	}
+	ck_assert_int_eq(code_of(r), RPC_SHUTTING_DOWN);
+	json_decref(r);
+	client_close(c);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* 1000+ pipelined real jobs on one connection, each answered once. */
+START_TEST(test_pipelining)
+{
+	struct harness	*h = harness_start(NULL);
+	struct client	*c = harness_client(h);
+	enum { N = 1500 };
+	char		*buf = NULL, *line;
+	size_t		 len = 0, n;
+	static int	 seen[N];
+	json_t		*r, *res;
+	int		 i, id;
+	unsigned long long want;
+
+	for (i = 0; i < N; i++) {
+		n = (size_t)xasprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+		    "\"method\":\"job.submit\",\"params\":{\"type\":\"squares\","
+		    "\"wait\":true,\"args\":{\"from\":1,\"to\":%d}}}\n", i, i + 1);
+		buf = xreallocarray(buf, len + n, 1);
+		memcpy(buf + len, line, n);
+		len += n;
+		free(line);
+	}
+	ck_assert_int_eq(client_send_raw(c, buf, len), 0);
+	free(buf);
+	for (i = 0; i < N; i++) {
+		r = client_recv(c, TEST_TIMEOUT_MS);
+		ck_assert_msg(r != NULL, "answer %d of %d missing", i, N);
+		id = (int)json_integer_value(json_object_get(r, "id"));
+		ck_assert(id >= 0 && id < N);
+		ck_assert_int_eq(seen[id]++, 0);
+		res = json_object_get(harness_ok(r), "result");
+		/* sum 1..k of i^2 = k(k+1)(2k+1)/6, k = id+1 */
+		want = (unsigned long long)(id + 1) * (id + 2) * (2 * id + 3) / 6;
+		ck_assert_uint_eq(strtoull(json_string_value(json_object_get(res,
+		    "sum")), NULL, 10), want);
+		json_decref(r);
+	}
+	client_close(c);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* SIGTERM lets a running job finish and answers its waiter. */
+START_TEST(test_drain)
+{
+	struct harness	*h = harness_start(one_worker);
+	struct client	*c = harness_client(h);
+	json_t		*req, *r, *res;
+
+	req = json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:i}, s:b}}", "jsonrpc",
+	    "2.0", "id", 7, "method", "job.submit", "params", "type", "spin",
+	    "args", "ms", 700, "wait", 1);
+	ck_assert_int_eq(client_send(c, req), 0);
+	json_decref(req);
+	/* Make sure it runs before the signal. */
+	for (;;) {
+		r = harness_call(h, "daemon.status", NULL);
+		res = json_object_get(harness_ok(r), "jobs");
+		if (json_integer_value(json_object_get(res, "running")) == 1)
+			break;
+		json_decref(r);
+		usleep(20000);
+	}
+	json_decref(r);
+	kill(harness_pid(h), SIGTERM);
+	r = client_recv(c, TEST_TIMEOUT_MS);
+	ck_assert_ptr_nonnull(r);
+	res = harness_ok(r);
+	ck_assert_str_eq(json_string_value(json_object_get(res, "state")),
+	    "done");
+	json_decref(r);
+	client_close(c);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("daemon");
+	TCase	*tc = tcase_create("daemon");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_version_and_usage);
+	tcase_add_test(tc, test_config_check);
+	tcase_add_test(tc, test_socket_file);
+	tcase_add_test(tc, test_error_codes);
+	tcase_add_test(tc, test_pipelining);
+	tcase_add_test(tc, test_drain);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

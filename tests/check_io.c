@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include <check.h>
+
+int main(void) { return 77; }

@@ -1,0 +1,213 @@
+/*
+ * The scheduler and the job table, in process with a fake engine:
+ * priority order, FIFO within a priority, class override, cancel, run
+ * timeouts, result expiry.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void
+setup(void)
+{
+	fake_reset();
+	inproc_start(&fake_engine, &fake_engine);
+	sched_register(&fake_type_io);
+	sched_register(&fake_type_any);
+}
+
+static void
+teardown(void)
+{
+	int	 i;
+
+	for (i = 0; i < fake_nstarted; i++) {
+		if (fake_started[i]->state == JOB_RUNNING)
+			fake_complete(fake_started[i]);
+	}
+	inproc_stop();
+}
+
+static struct job *
+submit(const char *type, int priority, int n)
+{
+	struct rpcerr	 err;
+	struct job	*job;
+	json_t		*p;
+
+	memset(&err, 0, sizeof err);
+	p = json_pack("{s:s, s:i, s:{s:i}}", "type", type, "priority", priority,
+	    "args", "n", n);
+	job = sched_submit(p, getuid(), &err);
+	ck_assert_msg(job != NULL, "submit: %s", err.reason);
+	json_decref(p);
+	return job;
+}
+
+/* Jobs start highest priority first, in submission order within one. */
+START_TEST(test_priority_order)
+{
+	static const struct { int prio, n; } in[] = {
+		{ 0, 1 }, { 5, 2 }, { 0, 3 }, { 5, 4 }, { 10, 5 }, { -1, 6 },
+		{ 10, 7 }, { 0, 8 }, { -7, 9 }, { 5, 10 },
+	};
+	static const int want[] = { 5, 7, 2, 4, 10, 1, 3, 8, 6, 9 };
+	size_t	 i;
+
+	for (i = 0; i < nitems(in); i++)
+		submit("t_io", in[i].prio, in[i].n);
+	ck_assert_int_eq(sched_queued(CLASS_IO), nitems(in));
+	ck_assert_int_eq(fake_nstarted, 0);
+	fake_capacity = 1;
+	sched_kick(CLASS_IO);
+	for (i = 0; i < nitems(want); i++) {
+		ck_assert_int_eq(fake_nstarted, (int)i + 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		    fake_started[i]->args, "n")), want[i]);
+		fake_complete(fake_started[i]);	/* frees the slot: next starts */
+	}
+	ck_assert_int_eq(sched_queued(CLASS_IO), 0);
+	ck_assert_int_eq(job_count(JOB_DONE), nitems(in));
+}
+END_TEST
+
+START_TEST(test_class_override)
+{
+	struct rpcerr	 err;
+	struct job	*a, *b;
+	json_t		*p;
+
+	a = submit("t_any", 0, 1);
+	ck_assert_int_eq(a->class, CLASS_IO);
+	p = json_pack("{s:s, s:s}", "type", "t_any", "class", "cpu");
+	b = sched_submit(p, getuid(), &err);
+	json_decref(p);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(b->class, CLASS_CPU);
+	ck_assert_int_eq(sched_queued(CLASS_CPU), 1);
+	ck_assert_int_eq(sched_queued(CLASS_IO), 1);
+
+	p = json_pack("{s:s, s:s}", "type", "t_io", "class", "cpu");
+	ck_assert_ptr_null(sched_submit(p, getuid(), &err));
+	json_decref(p);
+	ck_assert_int_eq(err.code, RPC_INVALID_PARAMS);
+	ck_assert_str_eq(err.field, "class");
+}
+END_TEST
+
+START_TEST(test_cancel_queued)
+{
+	struct job	*a, *b, *c;
+
+	a = submit("t_io", 0, 1);
+	b = submit("t_io", 0, 2);
+	c = submit("t_io", 0, 3);
+	sched_cancel(b, JOB_CANCELLED);
+	ck_assert_int_eq(b->state, JOB_CANCELLED);
+	ck_assert_str_eq(b->err_code, "cancelled");
+	ck_assert_int_eq(sched_queued(CLASS_IO), 2);
+	fake_capacity = 10;
+	sched_kick(CLASS_IO);
+	ck_assert_int_eq(fake_nstarted, 2);
+	ck_assert_ptr_eq(fake_started[0], a);
+	ck_assert_ptr_eq(fake_started[1], c);
+	/* A running job's cancel goes to its engine. */
+	sched_cancel(a, JOB_CANCELLED);
+	ck_assert_int_eq(fake_ncancels, 1);
+	ck_assert_int_eq(a->state, JOB_CANCELLED);
+	/* A finished job's cancel is a no-op. */
+	sched_cancel(a, JOB_CANCELLED);
+	ck_assert_int_eq(fake_ncancels, 1);
+}
+END_TEST
+
+START_TEST(test_run_timeout)
+{
+	struct rpcerr	 err;
+	struct job	*job;
+	json_t		*p;
+	int		 i;
+
+	fake_capacity = 1;
+	p = json_pack("{s:s, s:i}", "type", "t_io", "timeout_ms", 30);
+	job = sched_submit(p, getuid(), &err);
+	json_decref(p);
+	ck_assert_int_eq(job->state, JOB_RUNNING);
+	for (i = 0; i < 200 && job->state == JOB_RUNNING; i++) {
+		usleep(5000);
+		inproc_pump();
+	}
+	ck_assert_int_eq(job->state, JOB_TIMEOUT);
+	ck_assert_str_eq(job->err_code, "timeout");
+	ck_assert_int_eq(fake_ncancels, 1);
+}
+END_TEST
+
+START_TEST(test_expiry)
+{
+	struct job	*job;
+	char		 id[32];
+	int		 i;
+
+	cfg->result_ttl_s = 1;
+	fake_capacity = 1;
+	job = submit("t_io", 0, 1);
+	snprintf(id, sizeof id, "%s", job->id);
+	ck_assert_ptr_eq(job_find(id), job);
+	fake_complete(job);
+	ck_assert_ptr_eq(job_find(id), job);	/* retained */
+	job_hold(job);
+	for (i = 0; i < 50; i++) {
+		usleep(50000);
+		inproc_pump();
+	}
+	ck_assert_ptr_eq(job_find(id), job);	/* held: kept past its ttl */
+	job_release(job);
+	job_expire();
+	ck_assert_ptr_null(job_find(id));
+	ck_assert_int_eq(job_table_size(), 0);
+	ck_assert_int_eq(job_total(JOB_DONE), 1);
+}
+END_TEST
+
+/* Ids are unique and the hash table survives growth. */
+START_TEST(test_many_jobs)
+{
+	static struct job *jobs[5000];
+	int	 i;
+
+	for (i = 0; i < 5000; i++)
+		jobs[i] = submit("t_io", i % 7, i % 1000);
+	for (i = 0; i < 5000; i++)
+		ck_assert_ptr_eq(job_find(jobs[i]->id), jobs[i]);
+	ck_assert_int_eq(job_table_size(), 5000);
+	ck_assert_int_eq(job_count(JOB_QUEUED), 5000);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("sched");
+	TCase	*tc = tcase_create("sched");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_priority_order);
+	tcase_add_test(tc, test_class_override);
+	tcase_add_test(tc, test_cancel_queued);
+	tcase_add_test(tc, test_run_timeout);
+	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_many_jobs);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
