@@ -603,6 +603,17 @@ int		 notify_watchdog_usec(uint64_t *);
 void		 notify_watchdog(void);
 int		 notify_listen_fd(void);	/* socket-activated fd or -1 */
 
+/* schedule.c: recurring jobs. */
+int		 schedule_add(json_t *, uid_t, json_t **, struct rpcerr *);
+int		 schedule_get(json_t *, uid_t, json_t **, struct rpcerr *);
+int		 schedule_list(json_t *, uid_t, json_t **, struct rpcerr *);
+int		 schedule_remove(json_t *, uid_t, json_t **, struct rpcerr *);
+json_t		*schedule_status(void);
+/* cb(id, type, health: -1 not a ping, 0 unknown, 1 up, 2 down, arg) */
+void		 schedule_foreach(void (*)(const char *, const char *, int,
+		     void *), void *);
+void		 schedule_shutdown(void);
+
 /* metrics.c */
 json_t		*metrics_status(void);
 

@@ -297,6 +297,8 @@ main(int argc, char **argv)
 
 	log_info("exiting");
 	server_shutdown();
+	schedule_shutdown();
+	map_shutdown();
 	io_shutdown();
 	cpu_shutdown();
 	sched_shutdown();

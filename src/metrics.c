@@ -33,5 +33,7 @@ metrics_status(void)
 	    "totals", totals,
 	    "retained", (json_int_t)job_table_size());
 	json_object_set_new(st, "pools", sched_pools_json());
+	json_object_set_new(st, "maps", json_integer((json_int_t)map_count()));
+	json_object_set_new(st, "schedules", schedule_status());
 	return st;
 }

@@ -68,7 +68,20 @@ static int	 rpc_daemon_reload(struct rpc_req *, json_t *, json_t **,
 static int	 rpc_job_map(struct rpc_req *, json_t *, json_t **,
 		     struct rpcerr *);
 
+static int	 rpc_schedule_add(struct rpc_req *, json_t *, json_t **,
+		     struct rpcerr *);
+static int	 rpc_schedule_get(struct rpc_req *, json_t *, json_t **,
+		     struct rpcerr *);
+static int	 rpc_schedule_list(struct rpc_req *, json_t *, json_t **,
+		     struct rpcerr *);
+static int	 rpc_schedule_remove(struct rpc_req *, json_t *, json_t **,
+		     struct rpcerr *);
+
 static const struct rpc_method rpc_methods[] = {
+	{ "schedule.add",	rpc_schedule_add,	1 },
+	{ "schedule.get",	rpc_schedule_get,	1 },
+	{ "schedule.list",	rpc_schedule_list,	0 },
+	{ "schedule.remove",	rpc_schedule_remove,	1 },
 	{ "job.map",		rpc_job_map,		1 },
 	{ "job.submit",		rpc_job_submit,		1 },
 	{ "job.get",		rpc_job_get,		1 },
@@ -351,6 +364,34 @@ rpc_job_submit(struct rpc_req *req, json_t *params, json_t **result,
 	*result = json_pack("{s:s, s:s}", "id", job->id, "state",
 	    job_state_name(job->state));
 	return 0;
+}
+
+static int
+rpc_schedule_add(struct rpc_req *req, json_t *params, json_t **result,
+    struct rpcerr *err)
+{
+	return schedule_add(params, rpc_req_uid(req), result, err);
+}
+
+static int
+rpc_schedule_get(struct rpc_req *req, json_t *params, json_t **result,
+    struct rpcerr *err)
+{
+	return schedule_get(params, rpc_req_uid(req), result, err);
+}
+
+static int
+rpc_schedule_list(struct rpc_req *req, json_t *params, json_t **result,
+    struct rpcerr *err)
+{
+	return schedule_list(params, rpc_req_uid(req), result, err);
+}
+
+static int
+rpc_schedule_remove(struct rpc_req *req, json_t *params, json_t **result,
+    struct rpcerr *err)
+{
+	return schedule_remove(params, rpc_req_uid(req), result, err);
 }
 
 static int

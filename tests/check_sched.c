@@ -18,6 +18,7 @@ setup(void)
 	inproc_start(&fake_engine, &fake_engine);
 	sched_register(&fake_type_io);
 	sched_register(&fake_type_any);
+	sched_register(&fake_type_ping);
 }
 
 static void
@@ -25,6 +26,7 @@ teardown(void)
 {
 	int	 i;
 
+	schedule_shutdown();
 	for (i = 0; i < fake_nstarted; i++) {
 		if (fake_started[i]->state == JOB_RUNNING)
 			fake_complete(fake_started[i]);
@@ -189,6 +191,185 @@ START_TEST(test_many_jobs)
 }
 END_TEST
 
+static json_t *
+sched_call(int (*fn)(json_t *, uid_t, json_t **, struct rpcerr *),
+    json_t *params)
+{
+	struct rpcerr	 err;
+	json_t		*res = NULL;
+
+	memset(&err, 0, sizeof err);
+	ck_assert_msg(fn(params, getuid(), &res, &err) == 0, "%s: %s",
+	    err.field, err.reason);
+	json_decref(params);
+	return res;
+}
+
+static json_t *
+sched_get(const char *id)
+{
+	return sched_call(schedule_get, json_pack("{s:s}", "id", id));
+}
+
+/* Pump the loop for ms milliseconds, finishing runs with result (or not). */
+static void
+run_for(int ms, int complete)
+{
+	uint64_t	 end = now_mono_us() + (uint64_t)ms * 1000;
+	int		 i;
+
+	while (now_mono_us() < end) {
+		usleep(2000);
+		inproc_pump();
+		if (!complete)
+			continue;
+		for (i = 0; i < fake_nstarted; i++) {
+			if (fake_started[i]->state == JOB_RUNNING)
+				fake_complete(fake_started[i]);
+		}
+	}
+}
+
+/* Runs come every every_ms; the ring keeps only the last `keep`. */
+START_TEST(test_schedule_cadence_and_ring)
+{
+	json_t		*r, *g;
+	char		 id[32];
+	json_int_t	 runs;
+
+	fake_capacity = 10;
+	r = sched_call(schedule_add, json_pack("{s:{s:s}, s:i, s:i}", "job",
+	    "type", "t_io", "every_ms", 100, "keep", 3));
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r,
+	    "id")));
+	json_decref(r);
+	run_for(1050, 1);
+	g = sched_get(id);
+	runs = json_integer_value(json_object_get(g, "runs"));
+	/* The first run at once, then one per 100 ms: 11, with slack. */
+	ck_assert_msg(runs >= 7 && runs <= 13, "runs %lld", (long long)runs);
+	ck_assert_int_eq(json_integer_value(json_object_get(g, "skipped")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(g, "results")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(g, "kept")), 3);
+	/* The ring holds the latest runs, oldest first. */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(g, "results"), 2), "job")),
+	    fake_started[fake_nstarted - 1]->id);
+	ck_assert_ptr_null(json_object_get(g, "availability"));
+	json_decref(g);
+
+	r = sched_call(schedule_remove, json_pack("{s:s}", "id", id));
+	json_decref(r);
+	run_for(300, 1);
+	ck_assert_int_eq(fake_nstarted, runs);	/* no more runs */
+}
+END_TEST
+
+/* A run that takes longer than the period is never doubled up. */
+START_TEST(test_schedule_no_overlap)
+{
+	json_t		*r, *g;
+	char		 id[32];
+
+	fake_capacity = 10;
+	r = sched_call(schedule_add, json_pack("{s:{s:s}, s:i}", "job",
+	    "type", "t_io", "every_ms", 100));
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r,
+	    "id")));
+	json_decref(r);
+	run_for(550, 0);
+	ck_assert_int_eq(fake_nstarted, 1);
+	g = sched_get(id);
+	ck_assert_int_eq(json_integer_value(json_object_get(g, "runs")), 1);
+	ck_assert_int_ge(json_integer_value(json_object_get(g, "skipped")), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(g, "running")),
+	    fake_started[0]->id);
+	json_decref(g);
+}
+END_TEST
+
+/* The state flips only after flip_after agreeing results. */
+START_TEST(test_schedule_flapping)
+{
+	static const struct { int up; const char *state; } steps[] = {
+		{ 1, "unknown" }, { 1, "up" }, { 0, "up" }, { 1, "up" },
+		{ 0, "up" }, { 0, "down" }, { 1, "down" }, { 0, "down" },
+		{ 1, "down" }, { 1, "up" },
+	};
+	json_t		*r, *g, *av;
+	char		 id[32];
+	size_t		 i;
+	int		 n, ups = 0, j;
+
+	fake_capacity = 10;
+	r = sched_call(schedule_add, json_pack("{s:{s:s}, s:i, s:i, s:i}",
+	    "job", "type", "ping", "every_ms", 100, "keep", 4, "flip_after", 2));
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r,
+	    "id")));
+	json_decref(r);
+	for (i = 0; i < nitems(steps); i++) {
+		n = fake_nstarted;
+		for (j = 0; j < 1000 && (fake_nstarted == n ||
+		    fake_started[fake_nstarted - 1]->state != JOB_RUNNING); j++)
+			run_for(5, 0);
+		ck_assert_int_eq(fake_nstarted, n + 1);
+		fake_complete_with(fake_started[n], json_pack("{s:b, s:f}",
+		    "up", steps[i].up, "latency_ms", 1.5 + (double)i));
+		g = sched_get(id);
+		av = json_object_get(g, "availability");
+		ck_assert_msg(strcmp(json_string_value(json_object_get(av,
+		    "state")), steps[i].state) == 0, "step %zu: %s, want %s", i,
+		    json_string_value(json_object_get(av, "state")),
+		    steps[i].state);
+		ck_assert(json_real_value(json_object_get(av,
+		    "last_latency_ms")) == 1.5 + (double)i);
+		json_decref(g);
+	}
+	/* up_ratio over the last 4 kept: 0,1,1 and the 7th..10th steps. */
+	for (i = nitems(steps) - 4; i < nitems(steps); i++)
+		ups += steps[i].up;
+	g = sched_get(id);
+	av = json_object_get(g, "availability");
+	ck_assert(json_real_value(json_object_get(av, "up_ratio")) ==
+	    (double)ups / 4.0);
+	ck_assert(json_is_string(json_object_get(av, "since")));
+	json_decref(g);
+}
+END_TEST
+
+START_TEST(test_schedule_bad_params)
+{
+	static const char *bad[] = {
+		"{\"job\":{\"type\":\"t_io\"},\"every_ms\":50}",
+		"{\"job\":{\"type\":\"t_io\"}}",
+		"{\"job\":{\"type\":\"nope\"},\"every_ms\":1000}",
+		"{\"job\":\"t_io\",\"every_ms\":1000}",
+		"{\"job\":{\"type\":\"t_io\"},\"every_ms\":1000,\"keep\":0}",
+		"{\"job\":{\"type\":\"t_io\"},\"every_ms\":1000,"
+		    "\"jitter_ms\":2000}",
+		"{\"job\":{\"type\":\"t_io\",\"wait\":true},\"every_ms\":1000}",
+	};
+	struct rpcerr	 err;
+	json_error_t	 jerr;
+	json_t		*p, *res;
+	size_t		 i;
+
+	for (i = 0; i < nitems(bad); i++) {
+		p = json_loads(bad[i], 0, &jerr);
+		ck_assert_ptr_nonnull(p);
+		memset(&err, 0, sizeof err);
+		ck_assert_msg(schedule_add(p, getuid(), &res, &err) == -1,
+		    "accepted %s", bad[i]);
+		ck_assert_int_eq(err.code, RPC_INVALID_PARAMS);
+		json_decref(p);
+	}
+	p = json_pack("{s:s}", "id", "sched-999");
+	ck_assert_int_eq(schedule_get(p, getuid(), &res, &err), -1);
+	ck_assert_int_eq(err.code, RPC_UNKNOWN_JOB);
+	json_decref(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -204,6 +385,10 @@ main(void)
 	tcase_add_test(tc, test_run_timeout);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_many_jobs);
+	tcase_add_test(tc, test_schedule_cadence_and_ring);
+	tcase_add_test(tc, test_schedule_no_overlap);
+	tcase_add_test(tc, test_schedule_flapping);
+	tcase_add_test(tc, test_schedule_bad_params);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -467,12 +467,17 @@ fake_status(void)
 }
 
 void
-fake_complete(struct job *job)
+fake_complete_with(struct job *job, json_t *result)
 {
 	fake_running--;
-	job_finish(job, JOB_DONE, json_pack("{s:s}", "echo", job->id), NULL,
-	    NULL);
+	job_finish(job, JOB_DONE, result, NULL, NULL);
 	sched_kick(job->class);
+}
+
+void
+fake_complete(struct job *job)
+{
+	fake_complete_with(job, json_pack("{s:s}", "echo", job->id));
 }
 
 void
@@ -505,5 +510,9 @@ const struct jobtype fake_type_io = {
 };
 const struct jobtype fake_type_any = {
 	"t_any", CLASS_IO, (1 << CLASS_IO) | (1 << CLASS_CPU), 1, fake_check,
+	"{\"n\": \"an integer 0..1000\"}", 0
+};
+const struct jobtype fake_type_ping = {
+	"ping", CLASS_IO, 1 << CLASS_IO, 1, fake_check,
 	"{\"n\": \"an integer 0..1000\"}", 0
 };

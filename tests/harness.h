@@ -84,3 +84,5 @@ extern const struct jobtype fake_type_io;	/* "t_io": io only */
 extern const struct jobtype fake_type_any;	/* "t_any": io, may run on cpu */
 void		 fake_reset(void);
 void		 fake_complete(struct job *);
+void		 fake_complete_with(struct job *, json_t *);	/* stolen */
+extern const struct jobtype fake_type_ping;	/* "ping": {"n"} */
