@@ -207,6 +207,7 @@ job_set_state(struct job *job, enum job_state state)
 	if (job->timer != NULL)
 		evtimer_del(job->timer);
 	job_totals[state]++;
+	metrics_job_finished(job);
 	TAILQ_INSERT_TAIL(&job_done, job, fentry);
 	log_debug("job %s (%s) %s", job->id, job->type->name,
 	    job_state_names[state]);

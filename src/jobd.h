@@ -616,5 +616,7 @@ void		 schedule_shutdown(void);
 
 /* metrics.c */
 json_t		*metrics_status(void);
+char		*metrics_text(void);		/* Prometheus text */
+void		 metrics_job_finished(const struct job *);
 
 #endif /* JOBD_H */

@@ -77,7 +77,11 @@ static int	 rpc_schedule_list(struct rpc_req *, json_t *, json_t **,
 static int	 rpc_schedule_remove(struct rpc_req *, json_t *, json_t **,
 		     struct rpcerr *);
 
+static int	 rpc_daemon_metrics(struct rpc_req *, json_t *, json_t **,
+		     struct rpcerr *);
+
 static const struct rpc_method rpc_methods[] = {
+	{ "daemon.metrics",	rpc_daemon_metrics,	0 },
 	{ "schedule.add",	rpc_schedule_add,	1 },
 	{ "schedule.get",	rpc_schedule_get,	1 },
 	{ "schedule.list",	rpc_schedule_list,	0 },
@@ -511,6 +515,17 @@ rpc_daemon_status(struct rpc_req *req, json_t *params, json_t **result,
     struct rpcerr *err)
 {
 	*result = metrics_status();
+	return 0;
+}
+
+static int
+rpc_daemon_metrics(struct rpc_req *req, json_t *params, json_t **result,
+    struct rpcerr *err)
+{
+	char	*text = metrics_text();
+
+	*result = json_pack("{s:s}", "text", text);
+	free(text);
 	return 0;
 }
 

@@ -330,6 +330,36 @@ START_TEST(test_drain)
 }
 END_TEST
 
+/* daemon.metrics is valid Prometheus text, by the reference checker. */
+START_TEST(test_metrics_promtool)
+{
+	struct harness	*h = harness_start(one_worker);
+	json_t		*r;
+	char		*path, *cmd, *out;
+	FILE		*f;
+	int		 st;
+
+	r = harness_run(h, "squares", json_pack("{s:i, s:i}", "from", 1,
+	    "to", 10));
+	json_decref(r);
+	r = harness_call(h, "daemon.metrics", NULL);
+	xasprintf(&path, "%s/metrics.txt", harness_dir(h));
+	f = fopen(path, "w");
+	fputs(json_string_value(json_object_get(harness_ok(r), "text")), f);
+	fclose(f);
+	json_decref(r);
+	xasprintf(&cmd, "promtool check metrics < %s 2>&1", path);
+	out = harness_sh(cmd, &st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "promtool (from Debian's prometheus package; scripts/deps --test "
+	    "installs it) rejected the metrics: %s", out);
+	free(out);
+	free(cmd);
+	free(path);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -345,6 +375,7 @@ main(void)
 	tcase_add_test(tc, test_error_codes);
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_drain);
+	tcase_add_test(tc, test_metrics_promtool);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

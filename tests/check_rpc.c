@@ -628,6 +628,52 @@ START_TEST(test_map_disconnect)
 }
 END_TEST
 
+/* Counters and histograms follow finished jobs. */
+START_TEST(test_metrics)
+{
+	json_t		*r, *lat;
+	const char	*text;
+	int		 i;
+
+	fake_capacity = 10;
+	for (i = 0; i < 3; i++) {
+		r = inproc_call(c, "job.submit", json_pack("{s:s}", "type",
+		    "t_io"));
+		json_decref(r);
+	}
+	r = inproc_call(c, "job.submit", json_pack("{s:s, s:s}", "type",
+	    "t_any", "class", "cpu"));
+	json_decref(r);
+	for (i = 0; i < 3; i++)
+		fake_complete(fake_started[i]);
+	sched_cancel(fake_started[3], JOB_CANCELLED);
+
+	r = inproc_call(c, "daemon.metrics", NULL);
+	text = json_string_value(json_object_get(harness_ok(r), "text"));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "jobd_jobs_finished_total{type="
+	    "\"t_io\",class=\"io\",state=\"done\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "jobd_jobs_finished_total{type="
+	    "\"t_any\",class=\"cpu\",state=\"cancelled\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "jobd_job_latency_seconds_count{"
+	    "type=\"t_io\",class=\"io\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "jobd_job_latency_seconds_bucket{"
+	    "type=\"t_io\",class=\"io\",le=\"+Inf\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE jobd_queue_depth gauge\n"));
+	json_decref(r);
+
+	r = inproc_call(c, "daemon.status", NULL);
+	lat = json_object_get(harness_ok(r), "latency");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(lat, "class"), "io"), "count")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(lat, "class"), "cpu"), "count")), 1);
+	ck_assert(json_real_value(json_object_get(json_object_get(
+	    json_object_get(lat, "type"), "t_io"), "p99_ms")) >= 0.0);
+	json_decref(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -652,6 +698,7 @@ main(void)
 	tcase_add_test(tc, test_map_timeout);
 	tcase_add_test(tc, test_map_bad_items);
 	tcase_add_test(tc, test_map_disconnect);
+	tcase_add_test(tc, test_metrics);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
