@@ -360,6 +360,95 @@ START_TEST(test_metrics_promtool)
 }
 END_TEST
 
+static void
+write_conf(struct harness *h, const char *text)
+{
+	char	*path;
+	FILE	*f;
+
+	xasprintf(&path, "%s/jobd.conf", harness_dir(h));
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static int
+worker_count(struct harness *h)
+{
+	json_t	*r;
+	int	 n;
+
+	r = harness_call(h, "daemon.status", NULL);
+	n = (int)json_array_size(json_object_get(json_object_get(json_object_get(
+	    harness_ok(r), "pools"), "cpu"), "workers"));
+	json_decref(r);
+	return n;
+}
+
+/*
+ * Reload resizes the CPU pool under load without losing a job; a bad
+ * config is refused (by daemon.reload and by SIGHUP) and the old one kept.
+ */
+START_TEST(test_reload)
+{
+	struct harness	*h = harness_start_conf("[cpu]\nworkers = 1\n", NULL);
+	struct client	*c = harness_client(h);
+	json_t		*req, *r;
+	int		 i, n = 24, done = 0;
+
+	ck_assert_int_eq(worker_count(h), 1);
+	for (i = 0; i < n; i++) {
+		req = json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:i}, s:b}}",
+		    "jsonrpc", "2.0", "id", i, "method", "job.submit", "params",
+		    "type", "spin", "args", "ms", 50, "wait", 1);
+		ck_assert_int_eq(client_send(c, req), 0);
+		json_decref(req);
+	}
+	write_conf(h, "[cpu]\nworkers = 3\n");
+	r = harness_call(h, "daemon.reload", NULL);
+	harness_ok(r);
+	json_decref(r);
+	ck_assert_int_eq(worker_count(h), 3);
+	for (i = 0; i < n; i++) {
+		r = client_recv(c, TEST_TIMEOUT_MS);
+		ck_assert_msg(r != NULL, "job %d of %d lost", i, n);
+		if (strcmp(json_string_value(json_object_get(harness_ok(r),
+		    "state")), "done") == 0)
+			done++;
+		json_decref(r);
+	}
+	ck_assert_int_eq(done, n);
+
+	/* Shrink by SIGHUP. */
+	write_conf(h, "[cpu]\nworkers = 2\n");
+	kill(harness_pid(h), SIGHUP);
+	for (i = 0; i < 200 && worker_count(h) != 2; i++)
+		usleep(50000);
+	ck_assert_int_eq(worker_count(h), 2);
+
+	/* A bad file: refused with the reason, the old config stays. */
+	write_conf(h, "[cpu]\nworkers = lots\n");
+	r = harness_call(h, "daemon.reload", NULL);
+	ck_assert_int_eq(code_of(r), RPC_INVALID_PARAMS);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+	    json_object_get(json_object_get(r, "error"), "data"), "reason")),
+	    "workers"));
+	json_decref(r);
+	kill(harness_pid(h), SIGHUP);
+	usleep(200000);
+	ck_assert_int_eq(worker_count(h), 2);
+	r = harness_run(h, "squares", json_pack("{s:i, s:i}", "from", 1,
+	    "to", 3));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r,
+	    "result"), "sum")), "14");
+	json_decref(r);
+	client_close(c);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -376,6 +465,7 @@ main(void)
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_metrics_promtool);
+	tcase_add_test(tc, test_reload);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

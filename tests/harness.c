@@ -126,6 +126,12 @@ harness_spawn(struct harness *h, const char *const *extra)
 struct harness *
 harness_start(const char *const *extra)
 {
+	return harness_start_conf("", extra);
+}
+
+struct harness *
+harness_start_conf(const char *conf, const char *const *extra)
+{
 	struct harness	*h;
 	char		 path[PATH_MAX];
 	int		 fd;
@@ -140,6 +146,7 @@ harness_start(const char *const *extra)
 	snprintf(path, sizeof path, "%s/jobd.conf", h->dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, conf, strlen(conf)), (ssize_t)strlen(conf));
 	close(fd);
 	harness_spawn(h, extra);
 	return h;

@@ -21,6 +21,8 @@ struct harness;
  * runs under it.
  */
 struct harness	*harness_start(const char *const *);
+/* The same with this text as its config file (harness_dir()/jobd.conf). */
+struct harness	*harness_start_conf(const char *, const char *const *);
 /* Stop with SIGTERM, wait, remove the directory; returns the exit status
  * as from waitpid. */
 int		 harness_stop(struct harness *);
