@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,6 +450,153 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* Read one notify datagram; its sender's pid in *pid. NULL on timeout. */
+static char *
+notify_recv(int fd, pid_t *pid, int timeout_ms)
+{
+	static char	 buf[4096];
+	char		 cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec	 iov = { buf, sizeof buf - 1 };
+	struct msghdr	 msg;
+	struct cmsghdr	*cm;
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	ssize_t		 n;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return NULL;
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof cbuf;
+	if ((n = recvmsg(fd, &msg, 0)) <= 0)
+		return NULL;
+	buf[n] = '\0';
+	*pid = -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS)
+			*pid = ((struct ucred *)CMSG_DATA(cm))->pid;
+	}
+	return buf;
+}
+
+/* Wait for a datagram containing want; every sender must be the daemon. */
+static void
+notify_expect(int fd, pid_t daemon, const char *want)
+{
+	char	*m;
+	pid_t	 pid;
+
+	for (;;) {
+		m = notify_recv(fd, &pid, TEST_TIMEOUT_MS);
+		ck_assert_msg(m != NULL, "no %s from the daemon", want);
+		ck_assert_msg(pid == daemon, "pid %ld (not the daemon, %ld) "
+		    "sent %s", (long)pid, (long)daemon, m);
+		if (strstr(m, want) != NULL)
+			return;
+	}
+}
+
+/*
+ * sd_notify, against a datagram socket the test owns: READY once the
+ * socket and pools are up, RELOADING with MONOTONIC_USEC then READY around
+ * a reload, WATCHDOG pings, STOPPING on SIGTERM; only the main process.
+ */
+START_TEST(test_notify)
+{
+	struct sockaddr_un sun;
+	struct harness	*h;
+	char		 path[] = "/tmp/jobd-notify.XXXXXX", *m;
+	int		 fd, one = 1, i;
+	pid_t		 pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
+	    sizeof one), 0);
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	setenv("WATCHDOG_USEC", "200000", 1);
+	h = harness_start(NULL);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+
+	notify_expect(fd, harness_pid(h), "READY=1");
+	notify_expect(fd, harness_pid(h), "STATUS=");
+	for (i = 0; i < 3; i++)
+		notify_expect(fd, harness_pid(h), "WATCHDOG=1");
+	kill(harness_pid(h), SIGHUP);
+	notify_expect(fd, harness_pid(h), "RELOADING=1");
+	/* ... with the time it began, as Type=notify-reload wants. */
+	for (;;) {
+		m = notify_recv(fd, &pid, TEST_TIMEOUT_MS);
+		ck_assert_ptr_nonnull(m);
+		if (strstr(m, "READY=1") != NULL)
+			break;
+	}
+	kill(harness_pid(h), SIGTERM);
+	notify_expect(fd, harness_pid(h), "STOPPING=1");
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+	close(fd);
+	unlink(sun.sun_path);
+	rmdir(path);
+}
+END_TEST
+
+/* Socket activation: the passed socket is used, and left in place. */
+START_TEST(test_socket_activation)
+{
+	char		 dir[] = "/tmp/jobd-sa.XXXXXX", *cmd, *out, sock[64];
+	struct client	*c = NULL;
+	char		*err = NULL;
+	json_t		*r;
+	int		 st, i;
+	long		 pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof sock, "%s/act.sock", dir);
+	/* jobd's own -s path must stay unused. */
+	xasprintf(&cmd, "systemd-socket-activate -l %s %s -c /dev/null "
+	    "-s %s/own.sock -o cpu.workers=1 >%s/log 2>&1 & echo $!", sock,
+	    getenv("JOBD_BIN"), dir, dir);
+	out = harness_sh(cmd, &st);
+	pid = atol(out);
+	free(out);
+	free(cmd);
+	for (i = 0; i < 200 && c == NULL; i++) {
+		if ((c = client_connect(sock, &err)) == NULL) {
+			free(err);
+			usleep(50000);
+		}
+	}
+	ck_assert_msg(c != NULL, "cannot connect to the activation socket");
+	r = client_call(c, "daemon.status", NULL, TEST_TIMEOUT_MS);
+	ck_assert_ptr_nonnull(r);
+	/* systemd-socket-activate execs jobd in its own process. */
+	ck_assert_int_eq(json_integer_value(json_object_get(harness_ok(r),
+	    "pid")), pid);
+	json_decref(r);
+	client_close(c);
+	xasprintf(&cmd, "%s/own.sock", dir);
+	ck_assert_int_ne(access(cmd, F_OK), 0);
+	free(cmd);
+	kill((pid_t)pid, SIGTERM);
+	for (i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(50000);
+	ck_assert_int_ne(kill((pid_t)pid, 0), 0);
+	/* The socket belongs to the service manager: still there. */
+	ck_assert_int_eq(access(sock, F_OK), 0);
+	xasprintf(&cmd, "rm -rf %s", dir);
+	free(harness_sh(cmd, &st));
+	free(cmd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -466,6 +614,8 @@ main(void)
 	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_metrics_promtool);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_notify);
+	tcase_add_test(tc, test_socket_activation);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
