@@ -3,8 +3,10 @@
  * class or the client's override) and one priority queue per class, fed
  * to the engines as they have room.
  *
- * A queue is a list of priority buckets, highest first, each a FIFO; a
- * submit costs a walk over the distinct priorities in use, which are few.
+ * A queue is a list of priority buckets, highest first. Inside a bucket
+ * each uid has its own FIFO and the uids take turns, so one user's 100 000
+ * queued jobs do not starve another user's one. A submit costs a walk over
+ * the distinct priorities and users in play, which are few.
  */
 #include "config.h"
 
@@ -17,9 +19,16 @@
 #define SCHED_PRIORITY_MAX	1000000
 #define SCHED_TAG_MAX		256
 
+struct sched_user {
+	uid_t		 uid;
+	struct jobs	 jobs;
+	TAILQ_ENTRY(sched_user) entry;
+};
+TAILQ_HEAD(sched_users, sched_user);
+
 struct sched_bucket {
 	int		 priority;
-	struct jobs	 jobs;
+	struct sched_users users;	/* next to serve first */
 	TAILQ_ENTRY(sched_bucket) entry;
 };
 TAILQ_HEAD(sched_buckets, sched_bucket);
@@ -56,13 +65,18 @@ void
 sched_shutdown(void)
 {
 	struct sched_bucket	*b;
+	struct sched_user	*u;
 	struct job		*job;
 	int			 i;
 
 	for (i = 0; i < JOB_NCLASSES; i++) {
 		while ((b = TAILQ_FIRST(&sched_queues[i].buckets)) != NULL) {
-			while ((job = TAILQ_FIRST(&b->jobs)) != NULL)
-				TAILQ_REMOVE(&b->jobs, job, qentry);
+			while ((u = TAILQ_FIRST(&b->users)) != NULL) {
+				while ((job = TAILQ_FIRST(&u->jobs)) != NULL)
+					TAILQ_REMOVE(&u->jobs, job, qentry);
+				TAILQ_REMOVE(&b->users, u, entry);
+				free(u);
+			}
 			TAILQ_REMOVE(&sched_queues[i].buckets, b, entry);
 			free(b);
 		}
@@ -129,12 +143,13 @@ sched_types_json(void)
 	return json_pack("{s:o}", "types", types);
 }
 
-/* Put a job in its class queue, after every job of the same priority. */
+/* Put a job in its class queue, after its user's jobs of that priority. */
 static void
 sched_enqueue(struct job *job)
 {
 	struct sched_queue	*q = &sched_queues[job->class];
 	struct sched_bucket	*b, *nb;
+	struct sched_user	*u;
 
 	TAILQ_FOREACH(b, &q->buckets, entry) {
 		if (b->priority <= job->priority)
@@ -143,42 +158,78 @@ sched_enqueue(struct job *job)
 	if (b == NULL || b->priority != job->priority) {
 		nb = xcalloc(1, sizeof *nb);
 		nb->priority = job->priority;
-		TAILQ_INIT(&nb->jobs);
+		TAILQ_INIT(&nb->users);
 		if (b == NULL)
 			TAILQ_INSERT_TAIL(&q->buckets, nb, entry);
 		else
 			TAILQ_INSERT_BEFORE(b, nb, entry);
 		b = nb;
 	}
-	TAILQ_INSERT_TAIL(&b->jobs, job, qentry);
+	TAILQ_FOREACH(u, &b->users, entry) {
+		if (u->uid == job->uid)
+			break;
+	}
+	if (u == NULL) {
+		u = xcalloc(1, sizeof *u);
+		u->uid = job->uid;
+		TAILQ_INIT(&u->jobs);
+		TAILQ_INSERT_TAIL(&b->users, u, entry);
+	}
+	TAILQ_INSERT_TAIL(&u->jobs, job, qentry);
 	q->len++;
 }
 
-/* Find the bucket a queued job is in. */
-static struct sched_bucket *
-sched_bucket_of(struct job *job)
-{
-	struct sched_bucket	*b;
-
-	TAILQ_FOREACH(b, &sched_queues[job->class].buckets, entry) {
-		if (b->priority == job->priority)
-			return b;
-	}
-	fatalx("%s: job %s not queued", __func__, job->id);
-}
-
+/* Take a job out of its queue, dropping emptied user and bucket lists. */
 static void
 sched_dequeue(struct job *job)
 {
 	struct sched_queue	*q = &sched_queues[job->class];
-	struct sched_bucket	*b = sched_bucket_of(job);
+	struct sched_bucket	*b;
+	struct sched_user	*u = NULL;
 
-	TAILQ_REMOVE(&b->jobs, job, qentry);
-	if (TAILQ_EMPTY(&b->jobs)) {
+	TAILQ_FOREACH(b, &q->buckets, entry) {
+		if (b->priority == job->priority)
+			break;
+	}
+	if (b != NULL) {
+		TAILQ_FOREACH(u, &b->users, entry) {
+			if (u->uid == job->uid)
+				break;
+		}
+	}
+	if (u == NULL)
+		fatalx("%s: job %s not queued", __func__, job->id);
+	TAILQ_REMOVE(&u->jobs, job, qentry);
+	if (TAILQ_EMPTY(&u->jobs)) {
+		TAILQ_REMOVE(&b->users, u, entry);
+		free(u);
+	}
+	if (TAILQ_EMPTY(&b->users)) {
 		TAILQ_REMOVE(&q->buckets, b, entry);
 		free(b);
 	}
 	q->len--;
+}
+
+/* The next job to run: best priority, the user whose turn it is. */
+static struct job *
+sched_pop(struct sched_queue *q)
+{
+	struct sched_bucket	*b;
+	struct sched_user	*u;
+	struct job		*job;
+
+	if ((b = TAILQ_FIRST(&q->buckets)) == NULL)
+		return NULL;
+	u = TAILQ_FIRST(&b->users);
+	job = TAILQ_FIRST(&u->jobs);
+	/* This user goes to the back of the line (if it stays in it). */
+	if (TAILQ_NEXT(job, qentry) != NULL && TAILQ_NEXT(u, entry) != NULL) {
+		TAILQ_REMOVE(&b->users, u, entry);
+		TAILQ_INSERT_TAIL(&b->users, u, entry);
+	}
+	sched_dequeue(job);
+	return job;
 }
 
 size_t
@@ -330,7 +381,6 @@ sched_kick(enum job_class class)
 {
 	struct sched_queue	*q = &sched_queues[class];
 	const struct engine	*e = sched_engines[class];
-	struct sched_bucket	*b;
 	struct job		*job;
 
 	if (e == NULL)
@@ -342,10 +392,8 @@ sched_kick(enum job_class class)
 	q->kicking = 1;
 	do {
 		q->again = 0;
-		while ((b = TAILQ_FIRST(&q->buckets)) != NULL &&
-		    e->has_capacity()) {
-			job = TAILQ_FIRST(&b->jobs);
-			sched_dequeue(job);
+		while (!TAILQ_EMPTY(&q->buckets) && e->has_capacity()) {
+			job = sched_pop(q);
 			job_set_state(job, JOB_RUNNING);
 			e->start(job);
 		}

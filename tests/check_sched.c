@@ -370,6 +370,38 @@ START_TEST(test_schedule_bad_params)
 }
 END_TEST
 
+/* Within a priority, users take turns: a flood does not starve others. */
+START_TEST(test_fair_between_users)
+{
+	struct rpcerr	 err;
+	json_t		*p;
+	int		 i;
+	static const uid_t want[] = { 1000, 2000, 3000, 1000, 2000, 1000,
+	    1000, 1000 };
+
+	p = json_pack("{s:s}", "type", "t_io");
+	for (i = 0; i < 100; i++)
+		ck_assert_ptr_nonnull(sched_submit(p, 1000, &err));
+	for (i = 0; i < 2; i++)
+		ck_assert_ptr_nonnull(sched_submit(p, 2000, &err));
+	ck_assert_ptr_nonnull(sched_submit(p, 3000, &err));
+	json_decref(p);
+	fake_capacity = 1;
+	sched_kick(CLASS_IO);
+	for (i = 0; i < (int)nitems(want); i++) {
+		ck_assert_int_eq(fake_nstarted, i + 1);
+		ck_assert_int_eq(fake_started[i]->uid, want[i]);
+		fake_complete(fake_started[i]);
+	}
+	/* Priority still comes first. */
+	p = json_pack("{s:s, s:i}", "type", "t_io", "priority", 9);
+	ck_assert_ptr_nonnull(sched_submit(p, 4000, &err));
+	json_decref(p);
+	fake_complete(fake_started[i]);
+	ck_assert_int_eq(fake_started[i + 1]->uid, 4000);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -385,6 +417,7 @@ main(void)
 	tcase_add_test(tc, test_run_timeout);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_many_jobs);
+	tcase_add_test(tc, test_fair_between_users);
 	tcase_add_test(tc, test_schedule_cadence_and_ring);
 	tcase_add_test(tc, test_schedule_no_overlap);
 	tcase_add_test(tc, test_schedule_flapping);
