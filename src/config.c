@@ -77,6 +77,8 @@ static const struct config_key config_keys[] = {
 	  0, 0777, 0, "0660" },
 	{ "daemon", "socket_group", CONFIG_GROUP, OFF(socket_group),
 	  0, CONFIG_GROUP_MAX, 0, "" },
+	{ "daemon", "admin_group", CONFIG_GROUP, OFF(admin_group),
+	  0, CONFIG_GROUP_MAX, 0, "" },
 	{ "daemon", "log_level", CONFIG_LEVEL, OFF(log_level),
 	  0, 0, 0, "info" },
 	{ "daemon", "state_dir", CONFIG_PATH, OFF(state_dir),
@@ -120,6 +122,8 @@ static const struct config_key config_keys[] = {
 	  1, 10000000, 0, "100000" },
 	{ "limits", "max_request_bytes", CONFIG_SIZE, OFF(max_request_bytes),
 	  KiB, GiB, 0, "1M" },
+	{ "limits", "max_output_bytes", CONFIG_SIZE, OFF(max_output_bytes),
+	  64 * KiB, 16 * GiB, 0, "16M" },
 
 	{ "files", "allowed_roots", CONFIG_ROOTS, OFF(allowed_roots),
 	  0, CONFIG_PATH_MAX, 0, "/" },

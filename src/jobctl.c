@@ -135,11 +135,11 @@ CMD_PROTO(cmd_help);
 static const struct jobctl_cmd jobctl_cmds[] = {
 	{ "count", cmd_count, "FILE...",
 	  "Count the characters, lines and bytes of each file",
-	  "Each FILE is read by the daemon's workers (a relative path is made\n"
-	  "absolute here first). Columns: chars (UTF-8 code points, as wc -m),\n"
-	  "lines (as wc -l), bytes, whether the file is valid UTF-8; a total\n"
-	  "line follows when there is more than one file. '-' reads file\n"
-	  "names from stdin, one per line.\n"
+	  "Each FILE is read by the daemon's workers (a relative path is\n"
+	  "made absolute here first). Columns: chars (UTF-8 code points,\n"
+	  "as wc -m), lines (as wc -l), bytes, whether the file is valid\n"
+	  "UTF-8; a total line follows when there is more than one file.\n"
+	  "'-' reads file names from stdin, one per line.\n"
 	  "\nExample:\n  jobctl count /var/log/syslog notes.txt\n" },
 	{ "squares", cmd_squares, "FROM TO [--values]",
 	  "Sum the squares of the integers FROM..TO (inclusive)",
@@ -149,9 +149,9 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	{ "submit", cmd_submit, "[options] TYPE [key=value...] | -",
 	  "Submit any job",
 	  "Each value is taken as JSON when it parses as JSON (numbers,\n"
-	  "true/false, null, objects, arrays, \"quoted strings\"), else as a\n"
-	  "string. With '-' the whole job {\"type\": ..., \"args\": {...}, ...}\n"
-	  "is read from stdin. Without --wait the job's id is printed.\n"
+	  "true/false, null, objects, arrays, \"quoted strings\"), else as\n"
+	  "a string. With '-' the whole job {\"type\": ..., \"args\": {...},\n"
+	  "...} is read from stdin. Without --wait the job's id is printed.\n"
 	  "\nOptions:\n"
 	  "  -w, --wait           wait for the job and print its record\n"
 	  "  -p, --priority N     higher runs first (default 0)\n"
@@ -205,8 +205,9 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	{ "download", cmd_download, "[-o NAME] URL...|-",
 	  "Download each URL into the daemon's download directory",
 	  "Options:\n"
-	  "  -o, --output NAME   the file name (only with one URL); by default\n"
-	  "                      the URL's last path segment, or index.html\n"
+	  "  -o, --output NAME   the file name (only with one URL); by\n"
+	  "                      default the URL's last path segment, or\n"
+	  "                      index.html\n"
 	  "URLs may come from stdin as for fetch.\n"
 	  "\nExample:\n  jobctl download -o kernel.tar.xz https://example.org/"
 	  "linux.tar.xz\n" },
@@ -512,8 +513,9 @@ jobctl_job_error(const char *what, const json_t *record)
 static int
 jobctl_is_done(const json_t *record)
 {
-	const char	*s = json_string_value(json_object_get(record, "state"));
+	const char	*s;
 
+	s = json_string_value(json_object_get(record, "state"));
 	return s != NULL && strcmp(s, "done") == 0;
 }
 
@@ -521,8 +523,9 @@ jobctl_is_done(const json_t *record)
 static int
 jobctl_is_finished(const json_t *record)
 {
-	const char	*s = json_string_value(json_object_get(record, "state"));
+	const char	*s;
 
+	s = json_string_value(json_object_get(record, "state"));
 	return s != NULL && strcmp(s, "queued") != 0 &&
 	    strcmp(s, "running") != 0;
 }
@@ -538,7 +541,8 @@ jobctl_call(struct jobctl *j, const char *method, json_t *params,
 	struct client	*c = jobctl_connect(j);
 	json_t		*resp, *result, *error;
 
-	if ((resp = client_call(c, method, params, jobctl_remaining(j))) == NULL)
+	resp = client_call(c, method, params, jobctl_remaining(j));
+	if (resp == NULL)
 		jobctl_lost(j, errno, 0);
 	if ((error = json_object_get(resp, "error")) != NULL) {
 		jobctl_rpc_error(what, error);
@@ -558,7 +562,7 @@ jobctl_call(struct jobctl *j, const char *method, json_t *params,
 
 /* Start a table; head and align ("l"/"r" per column) give the columns. */
 static void
-table_init(struct table *t, int stream, const char *align,
+jobctl_table_init(struct table *t, int stream, const char *align,
     const char *const *head)
 {
 	int	 i;
@@ -578,7 +582,7 @@ table_init(struct table *t, int stream, const char *align,
 
 /* Set the column widths of a streamed table. */
 static void
-table_widths(struct table *t, const int *widths)
+jobctl_table_widths(struct table *t, const int *widths)
 {
 	int	 i;
 
@@ -590,7 +594,7 @@ table_widths(struct table *t, const int *widths)
 
 /* Print one row; the last column is never padded. */
 static void
-table_print_row(struct table *t, const char *const *cells)
+jobctl_table_print_row(struct table *t, const char *const *cells)
 {
 	int	 i, last;
 
@@ -607,19 +611,19 @@ table_print_row(struct table *t, const char *const *cells)
 	}
 }
 
-/* Add a row: printed at once when streaming, else kept for table_end. */
+/* Add a row: printed at once when streaming, else kept for jobctl_table_end. */
 static void
-table_row(struct table *t, const char *const *cells)
+jobctl_table_row(struct table *t, const char *const *cells)
 {
 	int	 i;
 	size_t	 n;
 
 	if (t->stream) {
 		if (!t->headed) {
-			table_print_row(t, t->head);
+			jobctl_table_print_row(t, t->head);
 			t->headed = 1;
 		}
-		table_print_row(t, cells);
+		jobctl_table_print_row(t, cells);
 		return;
 	}
 	t->cells = xreallocarray(t->cells, (t->nrows + 1) * (size_t)t->ncols,
@@ -636,14 +640,14 @@ table_row(struct table *t, const char *const *cells)
 
 /* Print the kept rows under a header (none if there are no rows). */
 static void
-table_end(struct table *t)
+jobctl_table_end(struct table *t)
 {
 	size_t	 r, k;
 
 	if (!t->stream && t->nrows > 0) {
-		table_print_row(t, t->head);
+		jobctl_table_print_row(t, t->head);
 		for (r = 0; r < t->nrows; r++)
-			table_print_row(t, (const char *const *)
+			jobctl_table_print_row(t, (const char *const *)
 			    &t->cells[r * (size_t)t->ncols]);
 	}
 	for (k = 0; k < t->nrows * (size_t)t->ncols; k++)
@@ -657,24 +661,24 @@ table_end(struct table *t)
 static void
 jobctl_print_record(const json_t *record)
 {
-	const char	*key, *k2;
+	const char	*key, *k2, *msg;
 	const json_t	*v, *v2;
 	char		 buf[4096];
 
 	json_object_foreach((json_t *)record, key, v) {
 		if (strcmp(key, "error") == 0 && json_is_object(v)) {
+			msg = json_string_value(json_object_get(v, "message"));
 			printf("%-13s %s: %s\n", key, jobctl_str(
 			    json_object_get(v, "code"), buf, sizeof buf),
-			    json_string_value(json_object_get(v, "message")) ?
-			    json_string_value(json_object_get(v, "message")) :
-			    "");
+			    msg != NULL ? msg : "");
 		} else if (json_is_object(v)) {
 			printf("%s:\n", key);
 			json_object_foreach((json_t *)v, k2, v2)
 				printf("  %-11s %s\n", k2,
 				    jobctl_str(v2, buf, sizeof buf));
 		} else
-			printf("%-13s %s\n", key, jobctl_str(v, buf, sizeof buf));
+			printf("%-13s %s\n", key, jobctl_str(v, buf,
+			    sizeof buf));
 	}
 }
 
@@ -746,14 +750,15 @@ jobctl_getopt(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 
 /* Take the next item: an argument, or a line of stdin for "-". */
 static char *
-batch_next(struct batch *b)
+jobctl_batch_next(struct batch *b)
 {
 	ssize_t	 n;
 	char	*p, *s;
 
 	for (;;) {
 		if (b->in_stdin) {
-			if ((n = getline(&b->line, &b->linesize, stdin)) == -1) {
+			n = getline(&b->line, &b->linesize, stdin);
+			if (n == -1) {
 				if (ferror(stdin)) {
 					fprintf(stderr, "jobctl: stdin: %s\n",
 					    strerror(errno));
@@ -786,7 +791,7 @@ batch_next(struct batch *b)
 
 /* Send (or send again) a slot's job.submit with a fresh id. */
 static void
-batch_send(struct batch *b, struct batch_slot *s)
+jobctl_batch_send(struct batch *b, struct batch_slot *s)
 {
 	struct client	*c = b->j->client;
 	json_t		*req;
@@ -802,7 +807,7 @@ batch_send(struct batch *b, struct batch_slot *s)
 
 /* Report a finished item now, or keep it for argument order. */
 static void
-batch_finish(struct batch *b, size_t index, char *item, json_t *record)
+jobctl_batch_finish(struct batch *b, size_t index, char *item, json_t *record)
 {
 	if (b->done != NULL) {
 		b->done[index].item = item;
@@ -819,7 +824,7 @@ batch_finish(struct batch *b, size_t index, char *item, json_t *record)
 
 /* Free a slot. */
 static void
-batch_release(struct batch *b, struct batch_slot *s)
+jobctl_batch_release(struct batch *b, struct batch_slot *s)
 {
 	json_decref(s->params);
 	memset(s, 0, sizeof *s);
@@ -828,7 +833,7 @@ batch_release(struct batch *b, struct batch_slot *s)
 
 /* Handle one response line. */
 static void
-batch_response(struct batch *b, json_t *msg)
+jobctl_batch_response(struct batch *b, json_t *msg)
 {
 	struct batch_slot	*s;
 	json_t			*id, *error, *result, *data;
@@ -859,21 +864,21 @@ batch_response(struct batch *b, json_t *msg)
 		}
 		jobctl_rpc_error(s->item, error);
 		jobctl_fail(b->j, EXIT_NOTDONE);
-		batch_finish(b, s->index, s->item, NULL);
+		jobctl_batch_finish(b, s->index, s->item, NULL);
 	} else if (!json_is_object(result = json_object_get(msg, "result"))) {
 		fprintf(stderr, "jobctl: %s: response without a result\n",
 		    s->item);
 		jobctl_fail(b->j, EXIT_NOTDONE);
-		batch_finish(b, s->index, s->item, NULL);
+		jobctl_batch_finish(b, s->index, s->item, NULL);
 	} else
-		batch_finish(b, s->index, s->item, result);
+		jobctl_batch_finish(b, s->index, s->item, result);
 	s->item = NULL;
-	batch_release(b, s);
+	jobctl_batch_release(b, s);
 }
 
 /* Report the items kept for argument order. */
 static void
-batch_flush(struct batch *b)
+jobctl_batch_flush(struct batch *b)
 {
 	size_t	 i;
 
@@ -893,10 +898,11 @@ batch_flush(struct batch *b)
 /*
  * Run one job per item with at most BATCH_WINDOW in flight. Items from
  * the arguments are reported in their order once all are done; items
- * from stdin as they finish. Returns 0, or -1 when -t ran out.
+ * from stdin as they finish. When -t runs out, the unfinished ones are
+ * counted on stderr and the status is 1.
  */
-static int
-batch_run(struct batch *b, char **argv, int argc, json_t *extra)
+static void
+jobctl_batch_run(struct batch *b, char **argv, int argc)
 {
 	struct batch_slot	*s;
 	struct client		*c;
@@ -919,26 +925,24 @@ batch_run(struct batch *b, char **argv, int argc, json_t *extra)
 	for (;;) {
 		/* Fill the window. */
 		while (!b->eof && b->busy < BATCH_WINDOW) {
-			if ((item = batch_next(b)) == NULL) {
+			if ((item = jobctl_batch_next(b)) == NULL) {
 				b->eof = 1;
 				break;
 			}
 			if ((args = b->args(b, item)) == NULL) {
 				jobctl_fail(b->j, EXIT_NOTDONE);
-				batch_finish(b, b->nitems++, item, NULL);
+				jobctl_batch_finish(b, b->nitems++, item, NULL);
 				continue;
 			}
 			params = json_pack("{s:s, s:o, s:b}", "type", b->type,
 			    "args", args, "wait", 1);
-			if (extra != NULL)
-				json_object_update(params, extra);
 			for (s = b->slots; s->id != 0; s++)
 				;
 			s->index = b->nitems++;
 			s->item = item;
 			s->params = params;
 			b->busy++;
-			batch_send(b, s);
+			jobctl_batch_send(b, s);
 		}
 		if (b->eof && b->busy == 0)
 			break;
@@ -950,7 +954,7 @@ batch_run(struct batch *b, char **argv, int argc, json_t *extra)
 			if (s->id == 0 || s->retry_at == 0)
 				continue;
 			if (s->retry_at <= now)
-				batch_send(b, s);
+				jobctl_batch_send(b, s);
 			else if (next == 0 || s->retry_at < next)
 				next = s->retry_at;
 		}
@@ -969,14 +973,14 @@ batch_run(struct batch *b, char **argv, int argc, json_t *extra)
 				jobctl_lost(b->j, saved, (size_t)b->busy);
 			break;
 		}
-		batch_response(b, msg);
+		jobctl_batch_response(b, msg);
 		json_decref(msg);
 		if (ferror(stdout))
 			break;		/* the reader went away */
 	}
 
 	if (b->done != NULL)
-		batch_flush(b);
+		jobctl_batch_flush(b);
 	free(b->line);
 	b->line = NULL;
 	if (!b->eof || b->busy > 0) {
@@ -989,12 +993,10 @@ batch_run(struct batch *b, char **argv, int argc, json_t *extra)
 		for (s = b->slots; s < b->slots + BATCH_WINDOW; s++) {
 			if (s->id != 0) {
 				free(s->item);
-				batch_release(b, s);
+				jobctl_batch_release(b, s);
 			}
 		}
-		return -1;
 	}
-	return 0;
 }
 
 /* Whether the items should come from stdin: none given, not a terminal. */
@@ -1006,7 +1008,7 @@ jobctl_stdin_items(int argc)
 
 /* count: charcount args, relative paths made absolute. */
 static json_t *
-count_args(struct batch *b, const char *item)
+cmd_count_args(struct batch *b, const char *item)
 {
 	char	 resolved[PATH_MAX], cwd[PATH_MAX];
 	char	*path;
@@ -1027,7 +1029,7 @@ count_args(struct batch *b, const char *item)
 	return args;
 }
 
-struct count_total {
+struct cmd_count_total {
 	struct table	 table;
 	uint64_t	 chars, lines, bytes;
 	int		 valid, rows;
@@ -1035,9 +1037,9 @@ struct count_total {
 
 /* count: one row of chars, lines, bytes, valid, file. */
 static void
-count_report(struct batch *b, const char *item, json_t *record)
+cmd_count_report(struct batch *b, const char *item, json_t *record)
 {
-	struct count_total	*t = b->arg;
+	struct cmd_count_total	*t = b->arg;
 	const json_t		*r = json_object_get(record, "result");
 	const char		*cells[5];
 	char			 c[32], l[32], y[32];
@@ -1053,9 +1055,10 @@ count_report(struct batch *b, const char *item, json_t *record)
 	cells[0] = jobctl_str(json_object_get(r, "chars"), c, sizeof c);
 	cells[1] = jobctl_str(json_object_get(r, "lines"), l, sizeof l);
 	cells[2] = jobctl_str(json_object_get(r, "bytes"), y, sizeof y);
-	cells[3] = json_is_true(json_object_get(r, "valid_utf8")) ? "yes" : "no";
+	cells[3] = json_is_true(json_object_get(r, "valid_utf8")) ? "yes" :
+	    "no";
 	cells[4] = item;
-	table_row(&t->table, cells);
+	jobctl_table_row(&t->table, cells);
 	t->chars += (uint64_t)json_integer_value(json_object_get(r, "chars"));
 	t->lines += (uint64_t)json_integer_value(json_object_get(r, "lines"));
 	t->bytes += (uint64_t)json_integer_value(json_object_get(r, "bytes"));
@@ -1071,11 +1074,11 @@ cmd_count(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	static const char *const head[] =
 	    { "CHARS", "LINES", "BYTES", "VALID", "FILE" };
 	static const int widths[] = { 12, 10, 12, 5, 0 };
-	struct count_total	 t;
+	struct cmd_count_total	 t;
 	struct batch		 b;
 	const char		*cells[5];
 	char			 c[32], l[32], y[32];
-	int			 first;
+	int			 first, i;
 
 	first = jobctl_getopt(j, cmd, argc, argv);
 	argc -= first;
@@ -1088,18 +1091,18 @@ cmd_count(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	memset(&b, 0, sizeof b);
 	b.j = j;
 	b.type = "charcount";
-	b.args = count_args;
-	b.report = count_report;
+	b.args = cmd_count_args;
+	b.report = cmd_count_report;
 	b.arg = &t;
 	/* Rows from stdin ("-") are printed as they come, so fixed widths. */
-	table_init(&t.table, 0, "rrrll", head);
-	for (first = 0; first < argc; first++) {
-		if (strcmp(argv[first], "-") == 0) {
+	jobctl_table_init(&t.table, 0, "rrrll", head);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0) {
 			t.table.stream = 1;
-			table_widths(&t.table, widths);
+			jobctl_table_widths(&t.table, widths);
 		}
 	}
-	batch_run(&b, argv, argc, NULL);
+	jobctl_batch_run(&b, argv, argc);
 	if (!j->json && t.rows > 1) {
 		snprintf(c, sizeof c, "%" PRIu64, t.chars);
 		snprintf(l, sizeof l, "%" PRIu64, t.lines);
@@ -1109,9 +1112,9 @@ cmd_count(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		cells[2] = y;
 		cells[3] = t.valid ? "yes" : "no";
 		cells[4] = "total";
-		table_row(&t.table, cells);
+		jobctl_table_row(&t.table, cells);
 	}
-	table_end(&t.table);
+	jobctl_table_end(&t.table);
 	return 0;
 }
 
@@ -1210,7 +1213,7 @@ cmd_squares(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 
 /* Parse "key=value"; the value as JSON when it is JSON, else a string. */
 static void
-submit_kv(const struct jobctl_cmd *cmd, json_t *args, const char *kv)
+cmd_submit_kv(const struct jobctl_cmd *cmd, json_t *args, const char *kv)
 {
 	const char	*eq = strchr(kv, '=');
 	json_t		*v;
@@ -1229,7 +1232,7 @@ submit_kv(const struct jobctl_cmd *cmd, json_t *args, const char *kv)
 
 /* Read a whole job object from stdin. */
 static json_t *
-submit_stdin(const struct jobctl_cmd *cmd)
+cmd_submit_stdin(const struct jobctl_cmd *cmd)
 {
 	json_error_t	 jerr;
 	json_t		*job;
@@ -1286,8 +1289,10 @@ cmd_submit(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 			break;
 		case OPT_TIMEOUT_MS:
 			if (jobctl_int(optarg, 0, INT64_MAX, &n) == -1)
-				jobctl_usage(cmd, "bad --timeout-ms: %s", optarg);
-			json_object_set_new(opts, "timeout_ms", json_integer(n));
+				jobctl_usage(cmd, "bad --timeout-ms: %s",
+				    optarg);
+			json_object_set_new(opts, "timeout_ms",
+			    json_integer(n));
 			break;
 		default:
 			jobctl_common_opt(j, cmd, ch, argv);
@@ -1298,11 +1303,11 @@ cmd_submit(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	if (strcmp(argv[optind], "-") == 0) {
 		if (optind + 1 != argc)
 			jobctl_usage(cmd, "nothing may follow -");
-		params = submit_stdin(cmd);
+		params = cmd_submit_stdin(cmd);
 	} else {
 		args = json_object();
 		for (i = optind + 1; i < argc; i++)
-			submit_kv(cmd, args, argv[i]);
+			cmd_submit_kv(cmd, args, argv[i]);
 		params = json_pack("{s:s, s:o}", "type", argv[optind],
 		    "args", args);
 	}
@@ -1384,7 +1389,8 @@ cmd_wait(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	    NULL)) != -1) {
 		if (ch == OPT_TIMEOUT_MS) {
 			if (jobctl_int(optarg, 0, INT64_MAX, &timeout_ms) == -1)
-				jobctl_usage(cmd, "bad --timeout-ms: %s", optarg);
+				jobctl_usage(cmd, "bad --timeout-ms: %s",
+				    optarg);
 		} else
 			jobctl_common_opt(j, cmd, ch, argv);
 	}
@@ -1414,12 +1420,14 @@ cmd_list(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	};
 	static const char *const head[] =
 	    { "ID", "TYPE", "CLASS", "STATE", "SUBMITTED", "RUN", "TAG" };
+	static const char *const keys[] =
+	    { "id", "type", "class", "state", "submitted_at" };
 	struct table	 t;
 	const char	*cells[7];
 	json_t		*params, *result, *rec;
 	int64_t		 n;
 	size_t		 i;
-	int		 ch;
+	int		 ch, c;
 	char		 bufs[7][64];
 
 	params = json_object();
@@ -1428,10 +1436,12 @@ cmd_list(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	    NULL)) != -1) {
 		switch (ch) {
 		case OPT_STATE:
-			json_object_set_new(params, "state", json_string(optarg));
+			json_object_set_new(params, "state",
+			    json_string(optarg));
 			break;
 		case OPT_TYPE:
-			json_object_set_new(params, "type", json_string(optarg));
+			json_object_set_new(params, "type",
+			    json_string(optarg));
 			break;
 		case OPT_LIMIT:
 			if (jobctl_int(optarg, 1, INT64_MAX, &n) == -1)
@@ -1446,31 +1456,29 @@ cmd_list(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		jobctl_usage(cmd, "unexpected argument %s", argv[optind]);
 	if ((result = jobctl_call(j, "job.list", params, NULL)) == NULL)
 		return 0;
-	table_init(&t, 0, "lllllrl", head);
+	jobctl_table_init(&t, 0, "lllllrl", head);
 	json_array_foreach(json_object_get(result, "jobs"), i, rec) {
 		if (j->json) {
 			jobctl_json_line(rec);
 			continue;
 		}
-		cells[0] = jobctl_str(json_object_get(rec, "id"), bufs[0], 64);
-		cells[1] = jobctl_str(json_object_get(rec, "type"), bufs[1], 64);
-		cells[2] = jobctl_str(json_object_get(rec, "class"), bufs[2], 64);
-		cells[3] = jobctl_str(json_object_get(rec, "state"), bufs[3], 64);
-		cells[4] = jobctl_str(json_object_get(rec, "submitted_at"),
-		    bufs[4], 64);
-		cells[5] = jobctl_ms(json_object_get(rec, "run_ms"), bufs[5], 64);
+		for (c = 0; c < (int)nitems(keys); c++)
+			cells[c] = jobctl_str(json_object_get(rec, keys[c]),
+			    bufs[c], sizeof bufs[c]);
+		cells[5] = jobctl_ms(json_object_get(rec, "run_ms"), bufs[5],
+		    sizeof bufs[5]);
 		cells[6] = json_is_string(json_object_get(rec, "tag")) ?
 		    json_string_value(json_object_get(rec, "tag")) : "";
-		table_row(&t, cells);
+		jobctl_table_row(&t, cells);
 	}
-	table_end(&t);
+	jobctl_table_end(&t);
 	json_decref(result);
 	return 0;
 }
 
 /* Whether every member of an object is a scalar. */
 static int
-status_flat(const json_t *o)
+cmd_status_flat(const json_t *o)
 {
 	const char	*k;
 	const json_t	*v;
@@ -1484,7 +1492,7 @@ status_flat(const json_t *o)
 
 /* Uptime for people: "3d 4h 5m 6s". */
 static const char *
-status_uptime(const json_t *v, char *buf, size_t len)
+cmd_status_uptime(const json_t *v, char *buf, size_t len)
 {
 	double		 s = json_number_value(v);
 	uint64_t	 t = s > 0 ? (uint64_t)s : 0;
@@ -1504,7 +1512,7 @@ status_uptime(const json_t *v, char *buf, size_t len)
 
 /* An array of objects as a small table of its scalar members. */
 static void
-status_array_table(const json_t *a, int indent)
+cmd_status_table(const json_t *a, int indent)
 {
 	const char	*keys[TABLE_MAXCOLS], *cells[TABLE_MAXCOLS], *k;
 	char		*head[TABLE_MAXCOLS], bufs[TABLE_MAXCOLS][64], tmp[64];
@@ -1537,7 +1545,7 @@ status_array_table(const json_t *a, int indent)
 				*p = (char)(*p - 'a' + 'A');
 		}
 	}
-	table_init(&t, 0, align, (const char *const *)head);
+	jobctl_table_init(&t, 0, align, (const char *const *)head);
 	json_array_foreach((json_t *)a, i, o) {
 		for (c = 0; c < n; c++) {
 			v = json_object_get(o, keys[c]);
@@ -1545,9 +1553,9 @@ status_array_table(const json_t *a, int indent)
 		}
 		snprintf(tmp, sizeof tmp, "%*s%s", indent, "", cells[0]);
 		cells[0] = tmp;
-		table_row(&t, cells);
+		jobctl_table_row(&t, cells);
 	}
-	table_end(&t);
+	jobctl_table_end(&t);
 	for (c = 0; c < n; c++)
 		free(head[c]);
 }
@@ -1557,37 +1565,43 @@ status_array_table(const json_t *a, int indent)
  * objects on one line as k=v pairs, arrays of objects as tables.
  */
 static void
-status_render(const json_t *o, int indent)
+cmd_status_render(const json_t *o, int indent)
 {
 	const char	*k, *k2;
 	const json_t	*v, *v2;
 	size_t		 i;
 	char		 buf[256];
+	int		 w = 0;
 
+	/* Values line up in a column one past the longest key. */
 	json_object_foreach((json_t *)o, k, v) {
-		if (json_is_object(v) && status_flat(v)) {
-			printf("%*s%-14s", indent, "", k);
+		if ((int)strlen(k) > w)
+			w = (int)strlen(k);
+	}
+	json_object_foreach((json_t *)o, k, v) {
+		if (json_is_object(v) && cmd_status_flat(v)) {
+			printf("%*s%-*s", indent, "", w, k);
 			json_object_foreach((json_t *)v, k2, v2)
 				printf(" %s=%s", k2, jobctl_str(v2, buf,
 				    sizeof buf));
 			putchar('\n');
 		} else if (json_is_object(v)) {
 			printf("%*s%s:\n", indent, "", k);
-			status_render(v, indent + 2);
+			cmd_status_render(v, indent + 2);
 		} else if (json_is_array(v) && json_array_size(v) > 0 &&
 		    json_is_object(json_array_get(v, 0))) {
 			printf("%*s%s:\n", indent, "", k);
-			status_array_table(v, indent + 2);
+			cmd_status_table(v, indent + 2);
 		} else if (json_is_array(v)) {
-			printf("%*s%-14s", indent, "", k);
+			printf("%*s%-*s", indent, "", w, k);
 			json_array_foreach((json_t *)v, i, v2)
 				printf(" %s", jobctl_str(v2, buf, sizeof buf));
 			putchar('\n');
 		} else if (strncmp(k, "uptime", 6) == 0 && json_is_number(v))
-			printf("%*s%-14s %s\n", indent, "", k,
-			    status_uptime(v, buf, sizeof buf));
+			printf("%*s%-*s %s\n", indent, "", w, k,
+			    cmd_status_uptime(v, buf, sizeof buf));
 		else
-			printf("%*s%-14s %s\n", indent, "", k,
+			printf("%*s%-*s %s\n", indent, "", w, k,
 			    jobctl_str(v, buf, sizeof buf));
 	}
 }
@@ -1606,7 +1620,7 @@ cmd_status(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	if (j->json)
 		jobctl_json_line(result);
 	else
-		status_render(result, 0);
+		cmd_status_render(result, 0);
 	json_decref(result);
 	return 0;
 }
@@ -1633,7 +1647,7 @@ cmd_types(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		json_decref(result);
 		return 0;
 	}
-	table_init(&t, 0, "lll", head);
+	jobctl_table_init(&t, 0, "lll", head);
 	for (a = first; a < argc; a++) {
 		found = 0;
 		json_array_foreach(types, i, ty) {
@@ -1671,25 +1685,25 @@ cmd_types(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 			cells[1] = jobctl_str(json_object_get(ty, "class"), cls,
 			    sizeof cls);
 			cells[2] = list;
-			table_row(&t, cells);
+			jobctl_table_row(&t, cells);
 			free(list);
 		}
 	}
-	table_end(&t);
+	jobctl_table_end(&t);
 	json_decref(result);
 	return 0;
 }
 
 /* fetch: GET the URL. */
 static json_t *
-fetch_args(struct batch *b, const char *item)
+cmd_fetch_args(struct batch *b, const char *item)
 {
 	return json_pack("{s:s}", "url", item);
 }
 
 /* fetch/download: status, bytes, time and the URL (or file). */
 static void
-fetch_report(struct batch *b, const char *item, json_t *record)
+cmd_fetch_report(struct batch *b, const char *item, json_t *record)
 {
 	struct table	*t = b->arg;
 	const json_t	*r = json_object_get(record, "result");
@@ -1713,7 +1727,7 @@ fetch_report(struct batch *b, const char *item, json_t *record)
 		cells[3] = json_string_value(json_object_get(r, "path"));
 	else
 		cells[3] = item;
-	table_row(t, cells);
+	jobctl_table_row(t, cells);
 }
 
 /* Run an I/O batch over URLs from the arguments or stdin. */
@@ -1735,13 +1749,13 @@ jobctl_io_batch(struct jobctl *j, const struct jobctl_cmd *cmd,
 	}
 	for (i = 0; i < argc; i++)
 		stream |= strcmp(argv[i], "-") == 0;
-	table_init(&t, stream, align, head);
+	jobctl_table_init(&t, stream, align, head);
 	if (stream)
-		table_widths(&t, widths);
+		jobctl_table_widths(&t, widths);
 	b->j = j;
 	b->arg = &t;
-	batch_run(b, argv, argc, NULL);
-	table_end(&t);
+	jobctl_batch_run(b, argv, argc);
+	jobctl_table_end(&t);
 	return 0;
 }
 
@@ -1758,15 +1772,15 @@ cmd_fetch(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	first = jobctl_getopt(j, cmd, argc, argv);
 	memset(&b, 0, sizeof b);
 	b.type = "fetch";
-	b.args = fetch_args;
-	b.report = fetch_report;
+	b.args = cmd_fetch_args;
+	b.report = cmd_fetch_report;
 	return jobctl_io_batch(j, cmd, &b, argc - first, argv + first, "rrrl",
 	    head, widths);
 }
 
 /* The file name a download gets by default: the URL's last segment. */
 static char *
-download_name(const char *url)
+cmd_download_name(const char *url)
 {
 	const char	*p, *end, *slash;
 
@@ -1789,14 +1803,14 @@ download_name(const char *url)
 
 /* download: url and file name (-o, or the URL's last path segment). */
 static json_t *
-download_args(struct batch *b, const char *item)
+cmd_download_args(struct batch *b, const char *item)
 {
 	const char	*name = b->name;
 	char		*def = NULL;
 	json_t		*args;
 
 	if (name == NULL)
-		name = def = download_name(item);
+		name = def = cmd_download_name(item);
 	args = json_pack("{s:s, s:s}", "url", item, "filename", name);
 	free(def);
 	return args;
@@ -1833,8 +1847,8 @@ cmd_download(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	if (b.name != NULL && *b.name == '\0')
 		jobctl_usage(cmd, "-o needs a file name");
 	b.type = "download";
-	b.args = download_args;
-	b.report = fetch_report;
+	b.args = cmd_download_args;
+	b.report = cmd_fetch_report;
 	return jobctl_io_batch(j, cmd, &b, argc - optind, argv + optind, "rrrl",
 	    head, widths);
 }
@@ -1844,7 +1858,7 @@ cmd_download(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
  * [ADDR]:PORT. NULL when it is neither.
  */
 static json_t *
-ping_target(const char *item)
+cmd_ping_target(const char *item)
 {
 	const char	*colon, *host;
 	char		*h;
@@ -1877,18 +1891,18 @@ ping_target(const char *item)
 
 /* ping: url or host and port. */
 static json_t *
-ping_args(struct batch *b, const char *item)
+cmd_ping_args(struct batch *b, const char *item)
 {
 	json_t	*args;
 
-	if ((args = ping_target(item)) == NULL)
+	if ((args = cmd_ping_target(item)) == NULL)
 		fprintf(stderr, "jobctl: %s: not a URL or HOST:PORT\n", item);
 	return args;
 }
 
 /* The text of a down target's error: a string or {code, message}. */
 static const char *
-ping_error(const json_t *e, char *buf, size_t len)
+cmd_ping_error(const json_t *e, char *buf, size_t len)
 {
 	const char	*code, *msg;
 
@@ -1905,7 +1919,7 @@ ping_error(const json_t *e, char *buf, size_t len)
 
 /* ping: up/down, latency, HTTP status, target, and why it is down. */
 static void
-ping_report(struct batch *b, const char *item, json_t *record)
+cmd_ping_report(struct batch *b, const char *item, json_t *record)
 {
 	struct table	*t = b->arg;
 	const json_t	*r = json_object_get(record, "result");
@@ -1930,9 +1944,9 @@ ping_report(struct batch *b, const char *item, json_t *record)
 	cells[2] = json_is_integer(json_object_get(r, "status")) ?
 	    jobctl_str(json_object_get(r, "status"), st, sizeof st) : "-";
 	cells[3] = item;
-	cells[4] = up ? "" : ping_error(json_object_get(r, "error"), err,
+	cells[4] = up ? "" : cmd_ping_error(json_object_get(r, "error"), err,
 	    sizeof err);
-	table_row(t, cells);
+	jobctl_table_row(t, cells);
 }
 
 /* ping URL|HOST:PORT...: is each target up. */
@@ -1952,14 +1966,15 @@ cmd_ping(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)
 			continue;
-		if ((args = ping_target(argv[i])) == NULL)
-			jobctl_usage(cmd, "%s: not a URL or HOST:PORT", argv[i]);
+		if ((args = cmd_ping_target(argv[i])) == NULL)
+			jobctl_usage(cmd, "%s: not a URL or HOST:PORT",
+			    argv[i]);
 		json_decref(args);
 	}
 	memset(&b, 0, sizeof b);
 	b.type = "ping";
-	b.args = ping_args;
-	b.report = ping_report;
+	b.args = cmd_ping_args;
+	b.report = cmd_ping_report;
 	return jobctl_io_batch(j, cmd, &b, argc - first, argv + first, "lrrll",
 	    head, widths);
 }
@@ -2033,7 +2048,8 @@ main(int argc, char **argv)
 			    argv[optind - 1]);
 		default:
 			if (optopt != 0)
-				jobctl_usage(NULL, "unknown option -%c", optopt);
+				jobctl_usage(NULL, "unknown option -%c",
+				    optopt);
 			jobctl_usage(NULL, "unknown option %s",
 			    argv[optind - 1]);
 		}
@@ -2054,7 +2070,8 @@ main(int argc, char **argv)
 	client_close(j.client);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
-			fprintf(stderr, "jobctl: stdout: %s\n", strerror(errno));
+			fprintf(stderr, "jobctl: stdout: %s\n",
+			    strerror(errno));
 		jobctl_fail(&j, EXIT_NOTDONE);
 	}
 	return j.status;

@@ -31,7 +31,12 @@
 	    (var) = (tvar))
 #endif
 
+/* $(sysconfdir)/jobd/jobd.conf: /etc/jobd/jobd.conf with --sysconfdir=/etc. */
+#ifdef SYSCONFDIR
+#define JOBD_DEFAULT_CONFIG	SYSCONFDIR "/jobd/jobd.conf"
+#else
 #define JOBD_DEFAULT_CONFIG	"/etc/jobd/jobd.conf"
+#endif
 #define JOBD_DEFAULT_SOCKET	"/run/jobd/jobd.sock"
 #define JOBD_WORKER_ARG		"--worker"	/* hidden worker mode, argv[1] */
 
@@ -131,6 +136,7 @@ struct config {
 	char		*socket;
 	unsigned int	 socket_mode;
 	char		*socket_group;	/* NULL = primary group of the daemon */
+	char		*admin_group;	/* may see and cancel others' jobs */
 	int		 log_level;
 	char		*state_dir;
 	int		 result_ttl_s;
@@ -157,6 +163,7 @@ struct config {
 	int		 max_connections;
 	int		 max_queued;
 	int64_t		 max_request_bytes;
+	int64_t		 max_output_bytes;	/* per connection */
 
 	/* [files] */
 	char		**allowed_roots;	/* NULL-terminated */
@@ -339,6 +346,8 @@ void		 server_shutdown(void);	/* close every connection */
 struct rpc_conn	*conn_rpc(struct conn *);
 void		 conn_send(struct conn *, json_t *);	/* steals */
 uid_t		 conn_uid(const struct conn *);
+int		 conn_admin(const struct conn *);	/* root or admin_group */
+void		 server_config(void);	/* after cfg changes */
 pid_t		 conn_pid(const struct conn *);
 int		 server_nconns(void);
 size_t		 server_output_pending(void);	/* bytes not yet written */
@@ -355,6 +364,7 @@ void		 rpc_req_respond(struct rpc_req *, json_t *);	/* stolen */
 void		 rpc_req_notify(struct rpc_req *, const char *, json_t *);
 void		 rpc_req_on_detach(struct rpc_req *, void (*)(void *), void *);
 uid_t		 rpc_req_uid(const struct rpc_req *);
+int		 rpc_req_admin(const struct rpc_req *);
 int		 rpc_req_is_notification(const struct rpc_req *);
 
 /* map.c: job.map, one job type over many items. */
@@ -604,10 +614,12 @@ void		 notify_watchdog(void);
 int		 notify_listen_fd(void);	/* socket-activated fd or -1 */
 
 /* schedule.c: recurring jobs. */
-int		 schedule_add(json_t *, uid_t, json_t **, struct rpcerr *);
-int		 schedule_get(json_t *, uid_t, json_t **, struct rpcerr *);
-int		 schedule_list(json_t *, uid_t, json_t **, struct rpcerr *);
-int		 schedule_remove(json_t *, uid_t, json_t **, struct rpcerr *);
+/* params, the peer's uid, whether it is an admin, the result. */
+int		 schedule_add(json_t *, uid_t, int, json_t **, struct rpcerr *);
+int		 schedule_get(json_t *, uid_t, int, json_t **, struct rpcerr *);
+int		 schedule_list(json_t *, uid_t, int, json_t **, struct rpcerr *);
+int		 schedule_remove(json_t *, uid_t, int, json_t **,
+		     struct rpcerr *);
 json_t		*schedule_status(void);
 /* cb(id, type, health: -1 not a ping, 0 unknown, 1 up, 2 down, arg) */
 void		 schedule_foreach(void (*)(const char *, const char *, int,

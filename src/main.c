@@ -99,6 +99,7 @@ main_do_reload(struct rpcerr *err)
 	main_retired[main_nretired++] = cfg;
 	cfg = c;
 	log_setlevel(cfg->log_level);
+	server_config();
 	if (cpu_resize(config_cpu_workers(cfg)) == -1)
 		log_warnx("reload: resizing the CPU pool failed");
 	sched_kick(CLASS_IO);
@@ -260,11 +261,11 @@ main(int argc, char **argv)
 	job_init(main_base);
 	sched_init();
 	rpc_init(main_base);
-	if (cpu_init(main_base, "/proc/self/exe") == -1)
-		fatalx("cannot start the CPU worker pool");
-	if (io_init(main_base) == -1)
-		fatalx("cannot start the I/O engine");
-
+	/*
+	 * Listen before the engines start: clients may queue work at once,
+	 * and the workers do not inherit systemd's LISTEN_* variables.
+	 */
+	server_config();
 	if ((fd = notify_listen_fd()) != -1) {
 		main_activated = 1;
 		if (server_listen_fd(main_base, fd) == -1)
@@ -276,6 +277,11 @@ main(int argc, char **argv)
 			fatalx("cannot listen on %s", cfg->socket);
 		log_info("listening on %s", cfg->socket);
 	}
+
+	if (cpu_init(main_base, "/proc/self/exe") == -1)
+		fatalx("cannot start the CPU worker pool");
+	if (io_init(main_base) == -1)
+		fatalx("cannot start the I/O engine");
 
 	for (i = 0; i < (int)nitems(sigv); i++) {
 		sigs[i] = evsignal_new(main_base, sigv[i], main_signal_cb, NULL);

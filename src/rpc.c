@@ -284,6 +284,12 @@ rpc_req_uid(const struct rpc_req *req)
 }
 
 int
+rpc_req_admin(const struct rpc_req *req)
+{
+	return conn_admin(req->rc->conn);
+}
+
+int
 rpc_req_is_notification(const struct rpc_req *req)
 {
 	return req->id == NULL;
@@ -328,7 +334,7 @@ rpc_find_job(struct rpc_req *req, json_t *params, struct rpcerr *err)
 		return NULL;
 	}
 	uid = conn_uid(req->rc->conn);
-	if (uid != 0 && uid != job->uid && uid != geteuid()) {
+	if (uid != job->uid && !conn_admin(req->rc->conn)) {
 		log_info("pid %ld uid %ld denied access to job %s of uid %ld",
 		    (long)conn_pid(req->rc->conn), (long)uid, job->id,
 		    (long)job->uid);
@@ -374,28 +380,32 @@ static int
 rpc_schedule_add(struct rpc_req *req, json_t *params, json_t **result,
     struct rpcerr *err)
 {
-	return schedule_add(params, rpc_req_uid(req), result, err);
+	return schedule_add(params, rpc_req_uid(req), rpc_req_admin(req),
+	    result, err);
 }
 
 static int
 rpc_schedule_get(struct rpc_req *req, json_t *params, json_t **result,
     struct rpcerr *err)
 {
-	return schedule_get(params, rpc_req_uid(req), result, err);
+	return schedule_get(params, rpc_req_uid(req), rpc_req_admin(req),
+	    result, err);
 }
 
 static int
 rpc_schedule_list(struct rpc_req *req, json_t *params, json_t **result,
     struct rpcerr *err)
 {
-	return schedule_list(params, rpc_req_uid(req), result, err);
+	return schedule_list(params, rpc_req_uid(req), rpc_req_admin(req),
+	    result, err);
 }
 
 static int
 rpc_schedule_remove(struct rpc_req *req, json_t *params, json_t **result,
     struct rpcerr *err)
 {
-	return schedule_remove(params, rpc_req_uid(req), result, err);
+	return schedule_remove(params, rpc_req_uid(req), rpc_req_admin(req),
+	    result, err);
 }
 
 static int
@@ -496,7 +506,7 @@ rpc_job_list(struct rpc_req *req, json_t *params, json_t **result,
 			continue;
 		if (type != NULL && strcmp(job->type->name, type) != 0)
 			continue;
-		if (uid != 0 && uid != geteuid() && job->uid != uid)
+		if (job->uid != uid && !conn_admin(req->rc->conn))
 			continue;
 		json_array_append_new(jobs, job_record(job, 0));
 		limit--;

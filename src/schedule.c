@@ -201,7 +201,8 @@ schedule_free(struct schedule *s)
 }
 
 static struct schedule *
-schedule_find(json_t *params, uid_t uid, int write, struct rpcerr *err)
+schedule_find(json_t *params, uid_t uid, int admin, int write,
+    struct rpcerr *err)
 {
 	struct schedule	*s;
 	const char	*id;
@@ -216,7 +217,7 @@ schedule_find(json_t *params, uid_t uid, int write, struct rpcerr *err)
 		rpcerr_set(err, RPC_UNKNOWN_JOB, "id", "unknown schedule %s", id);
 		return NULL;
 	}
-	if (write && uid != 0 && uid != s->uid && uid != geteuid()) {
+	if (write && uid != s->uid && !admin) {
 		log_info("uid %ld denied changing schedule %s of uid %ld",
 		    (long)uid, s->id, (long)s->uid);
 		rpcerr_set(err, RPC_FORBIDDEN, "id",
@@ -281,7 +282,7 @@ schedule_json(const struct schedule *s, int with_results)
 }
 
 int
-schedule_add(json_t *params, uid_t uid, json_t **result, struct rpcerr *err)
+schedule_add(json_t *params, uid_t uid, int admin, json_t **result, struct rpcerr *err)
 {
 	static const char *const known[] = { "job", "every_ms", "jitter_ms",
 	    "keep", "flip_after", NULL };
@@ -345,18 +346,18 @@ schedule_add(json_t *params, uid_t uid, json_t **result, struct rpcerr *err)
 }
 
 int
-schedule_get(json_t *params, uid_t uid, json_t **result, struct rpcerr *err)
+schedule_get(json_t *params, uid_t uid, int admin, json_t **result, struct rpcerr *err)
 {
 	struct schedule	*s;
 
-	if ((s = schedule_find(params, uid, 0, err)) == NULL)
+	if ((s = schedule_find(params, uid, admin, 0, err)) == NULL)
 		return -1;
 	*result = schedule_json(s, 1);
 	return 0;
 }
 
 int
-schedule_list(json_t *params, uid_t uid, json_t **result, struct rpcerr *err)
+schedule_list(json_t *params, uid_t uid, int admin, json_t **result, struct rpcerr *err)
 {
 	struct schedule	*s;
 	json_t		*a = json_array();
@@ -368,12 +369,12 @@ schedule_list(json_t *params, uid_t uid, json_t **result, struct rpcerr *err)
 }
 
 int
-schedule_remove(json_t *params, uid_t uid, json_t **result,
+schedule_remove(json_t *params, uid_t uid, int admin, json_t **result,
     struct rpcerr *err)
 {
 	struct schedule	*s;
 
-	if ((s = schedule_find(params, uid, 1, err)) == NULL)
+	if ((s = schedule_find(params, uid, admin, 1, err)) == NULL)
 		return -1;
 	*result = json_pack("{s:s, s:b}", "id", s->id, "removed", 1);
 	log_info("schedule %s removed", s->id);

@@ -20,14 +20,14 @@
 
 #include "jobd.h"
 
-/* A client that stops reading is dropped once this much output waits. */
-#define SERVER_MAX_OUTPUT	(64 * 1024 * 1024)
+#define SERVER_MAX_GROUPS	256
 
 struct conn {
 	struct bufferevent *bev;
 	uid_t		 uid;
 	gid_t		 gid;
 	pid_t		 pid;
+	int		 admin;		/* may act on other users' jobs */
 	size_t		 scanned;	/* input bytes known to hold no '\n' */
 	int		 closing;	/* flush, then close */
 	int		 eof;		/* peer done writing */
@@ -42,6 +42,7 @@ static struct evconnlistener *server_lev;
 static struct conns server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
 static int	 server_count;
 static char	*server_path;		/* unlinked at exit; NULL if inherited */
+static gid_t	 server_admin_gid = (gid_t)-1;
 
 static void	 server_accept_cb(struct evconnlistener *, evutil_socket_t,
 		     struct sockaddr *, int, void *);
@@ -87,13 +88,66 @@ server_stale(const char *path, const struct sockaddr_un *sun)
 	return 0;
 }
 
+/* A group by name or number; -1 if there is none such. */
+static gid_t
+server_gid(const char *group)
+{
+	struct group	*gr;
+	char		*end;
+	unsigned long	 n;
+
+	if ((gr = getgrnam(group)) != NULL)
+		return gr->gr_gid;
+	n = strtoul(group, &end, 10);
+	if (*group != '\0' && *end == '\0' && n < (gid_t)-1)
+		return (gid_t)n;
+	return (gid_t)-1;
+}
+
+/*
+ * Resolve the admin group now (start, reload), not per connection: a
+ * group lookup may block on NSS.
+ */
+void
+server_config(void)
+{
+	server_admin_gid = (gid_t)-1;
+	if (cfg->admin_group == NULL || *cfg->admin_group == '\0')
+		return;
+	if ((server_admin_gid = server_gid(cfg->admin_group)) == (gid_t)-1)
+		log_warnx("admin_group %s: no such group", cfg->admin_group);
+}
+
+/* Is the peer root, the daemon's own user, or in the admin group? */
+static int
+server_peer_admin(int fd, const struct ucred *cred)
+{
+	gid_t		 groups[SERVER_MAX_GROUPS];
+	socklen_t	 len = sizeof groups;
+	size_t		 i;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	if (server_admin_gid == (gid_t)-1)
+		return 0;
+	if (cred->gid == server_admin_gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;
+	for (i = 0; i < len / sizeof groups[0]; i++) {
+		if (groups[i] == server_admin_gid)
+			return 1;
+	}
+	return 0;
+}
+
 int
 server_listen(struct event_base *base, const char *path, unsigned int mode,
     const char *group)
 {
 	struct sockaddr_un	 sun;
-	struct group		*gr;
 	mode_t			 old;
+	gid_t			 gid;
 	int			 fd;
 
 	memset(&sun, 0, sizeof sun);
@@ -122,9 +176,9 @@ server_listen(struct event_base *base, const char *path, unsigned int mode,
 	if (chmod(path, mode) == -1)
 		log_warn("%s: chmod %s", __func__, path);
 	if (group != NULL && *group != '\0') {
-		if ((gr = getgrnam(group)) == NULL)
+		if ((gid = server_gid(group)) == (gid_t)-1)
 			log_warnx("%s: unknown group %s", __func__, group);
-		else if (chown(path, (uid_t)-1, gr->gr_gid) == -1)
+		else if (chown(path, (uid_t)-1, gid) == -1)
 			log_warn("%s: chown %s to group %s", __func__, path,
 			    group);
 	}
@@ -224,6 +278,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
+	c->admin = server_peer_admin(fd, &cred);
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warnx("%s: bufferevent_socket_new failed", __func__);
@@ -370,7 +425,8 @@ conn_send(struct conn *c, json_t *msg)
 	 * since our caller may still be using the connection. Its jobs go
 	 * on and stay retrievable by id.
 	 */
-	if (c->closing == 2 || evbuffer_get_length(out) > SERVER_MAX_OUTPUT) {
+	if (c->closing == 2 ||
+	    evbuffer_get_length(out) > (size_t)cfg->max_output_bytes) {
 		if (c->closing != 2) {
 			log_warnx("client pid %ld uid %ld is not reading "
 			    "(%zu bytes waiting); dropping it", (long)c->pid,
@@ -383,7 +439,7 @@ conn_send(struct conn *c, json_t *msg)
 		return;
 	}
 	/* Encoded once, then handed to the buffer by reference. */
-	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL)
+	if ((s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(9))) == NULL)
 		fatalx("%s: json_dumps failed", __func__);
 	len = strlen(s);
 	s[len] = '\n';		/* the NUL's place; the length excludes it */
@@ -396,6 +452,12 @@ uid_t
 conn_uid(const struct conn *c)
 {
 	return c->uid;
+}
+
+int
+conn_admin(const struct conn *c)
+{
+	return c->admin;
 }
 
 pid_t

@@ -80,6 +80,8 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.socket, "/run/jobd/jobd.sock");
 	ck_assert_uint_eq(c.socket_mode, 0660);
 	ck_assert_ptr_null(c.socket_group);
+	ck_assert_ptr_null(c.admin_group);
+	ck_assert_int_eq(c.max_output_bytes, 16 * 1024 * 1024);
 	ck_assert_int_eq(c.log_level, LOG_LEVEL_INFO);
 	ck_assert_str_eq(c.state_dir, "/var/lib/jobd");
 	ck_assert_int_eq(c.result_ttl_s, 300);
@@ -134,6 +136,9 @@ static const struct key_case {
 	{ "daemon", "socket_group", "1234", F_STR, OFF(socket_group), 0,
 	  "1234" },
 	{ "daemon", "socket_group", "", F_STR, OFF(socket_group), 0, NULL },
+	{ "daemon", "admin_group", "wheel", F_STR, OFF(admin_group), 0,
+	  "wheel" },
+	{ "daemon", "admin_group", "", F_STR, OFF(admin_group), 0, NULL },
 	{ "daemon", "log_level", "debug", F_INT, OFF(log_level),
 	  LOG_LEVEL_DEBUG, NULL },
 	{ "daemon", "log_level", "err", F_INT, OFF(log_level),
@@ -185,6 +190,10 @@ static const struct key_case {
 	  NULL },
 	{ "limits", "max_queued", "10000000", F_INT, OFF(max_queued), 10000000,
 	  NULL },
+	{ "limits", "max_output_bytes", "64K", F_I64, OFF(max_output_bytes),
+	  64 * 1024, NULL },
+	{ "limits", "max_output_bytes", "1G", F_I64, OFF(max_output_bytes),
+	  1024 * 1024 * 1024, NULL },
 	{ "limits", "max_request_bytes", "1K", F_I64, OFF(max_request_bytes),
 	  1024, NULL },
 	{ "limits", "max_request_bytes", "1G", F_I64, OFF(max_request_bytes),
@@ -310,8 +319,11 @@ START_TEST(test_key_coverage)
 		ck_assert_msg(i < nitems(key_cases), "no case for %s.%s",
 		    section, key);
 	}
-	/* The contract's keys plus socket_group and drain_timeout_s. */
-	ck_assert_uint_eq(nkeys, 24);
+	/*
+	 * The contract's keys plus socket_group, admin_group, drain_timeout_s
+	 * and max_output_bytes.
+	 */
+	ck_assert_uint_eq(nkeys, 26);
 	free(buf);
 	config_free(&c);
 }
@@ -922,7 +934,8 @@ START_TEST(test_dump)
 	ck_assert_int_eq(config_dump(&c, f), 0);
 	fclose(f);
 	ck_assert_ptr_nonnull(strstr(buf, "\n[daemon]\nsocket = /run/jobd/"
-	    "jobd.sock\nsocket_mode = 0660\nsocket_group =\nlog_level = info\n"));
+	    "jobd.sock\nsocket_mode = 0660\nsocket_group =\nadmin_group =\n"
+	    "log_level = info\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\nmax_bytes = 64M\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\nmax_request_bytes = 1M\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\n[files]\nallowed_roots = /\n"));

@@ -4,8 +4,12 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "httpd.h"
 
 extern char	**environ;
 
@@ -90,7 +95,8 @@ run_argv(struct run *r, const char *in, const char *cwd, char **argv)
 	if (in != NULL) {
 		fd = open(pin, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(write(fd, in, strlen(in)), (ssize_t)strlen(in));
+		ck_assert_int_eq(write(fd, in, strlen(in)),
+		    (ssize_t)strlen(in));
 		close(fd);
 	}
 
@@ -718,7 +724,7 @@ START_TEST(t_rpc_errors)
 	    "squares", "from=1", NULL);
 	ck_assert_int_eq(r.code, 1);
 	ck_assert_msg(strstr(r.err, "(-32602)") != NULL, "%s", r.err);
-	ck_assert_msg(strstr(r.err, "to") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "to: ") != NULL, "%s", r.err);
 	run_free(&r);
 }
 END_TEST
@@ -747,8 +753,8 @@ START_TEST(t_list)
 	recs = json_lines(r.out);
 	ck_assert_int_eq(json_array_size(recs), 3);
 	json_array_foreach(recs, i, rec) {
-		ck_assert_str_eq(json_string_value(json_object_get(rec, "type")),
-		    "squares");
+		ck_assert_str_eq(json_string_value(json_object_get(rec,
+		    "type")), "squares");
 		ck_assert_str_eq(state_of(rec), "done");
 	}
 	json_decref(recs);
@@ -829,10 +835,200 @@ START_TEST(t_timeout)
 	struct run	 r;
 
 	run(&r, NULL, NULL, "-s", harness_socket(h), "-t", "0.3", "submit",
-	    "-w", "spin", "ms=30000", NULL);
+	    "-w", "spin", "ms=3000", NULL);
 	ck_assert_int_eq(r.code, 1);
 	ck_assert_msg(strstr(r.err, "timed out") != NULL, "%s", r.err);
 	run_free(&r);
+}
+END_TEST
+
+/*
+ * A loopback port that refuses connections: bound, never listening, kept
+ * open so nothing else takes it. Returns the port; *fd to close.
+ */
+static int
+closed_port(int *fd)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*fd, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+/*
+ * fetch with URLs on stdin (no arguments, stdin not a terminal): more
+ * than the in-flight window, comments and blank lines skipped, each URL
+ * answered exactly once.
+ */
+START_TEST(t_fetch_stdin)
+{
+	enum { NURLS = 600 };
+	char		*in = NULL, *tmp, seen[NURLS];
+	const char	*url;
+	struct run	 r;
+	json_t		*recs, *rec, *res;
+	size_t		 i;
+	int		 port, n;
+
+	port = httpd_start();
+	in = xstrdup("# URLs for the test\n\n");
+	for (i = 0; i < NURLS; i++) {
+		xasprintf(&tmp, "%s  http://127.0.0.1:%d/fixed?i=%zu  \n%s", in,
+		    port, i, i % 50 == 0 ? "\n# more\n" : "");
+		free(in);
+		in = tmp;
+	}
+	run(&r, in, NULL, "-s", harness_socket(h), "--json", "fetch", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), NURLS);
+	memset(seen, 0, sizeof seen);
+	json_array_foreach(recs, i, rec) {
+		ck_assert_str_eq(state_of(rec), "done");
+		res = json_object_get(rec, "result");
+		ck_assert_int_eq(json_integer_value(json_object_get(res,
+		    "status")), 200);
+		ck_assert_int_eq(json_integer_value(json_object_get(res,
+		    "bytes")), strlen(HTTPD_FIXED_BODY));
+		url = json_string_value(json_object_get(json_object_get(rec,
+		    "args"), "url"));
+		ck_assert_ptr_nonnull(url);
+		ck_assert_int_eq(sscanf(strstr(url, "?i="), "?i=%d", &n), 1);
+		ck_assert(n >= 0 && n < NURLS);
+		ck_assert_int_eq(seen[n], 0);
+		seen[n] = 1;
+	}
+	ck_assert_int_ge(httpd_hits("/fixed"), NURLS);
+	json_decref(recs);
+	free(in);
+	run_free(&r);
+	httpd_stop();
+}
+END_TEST
+
+/* fetch URL...: a table in argument order; a failure on stderr, exit 1. */
+START_TEST(t_fetch_args)
+{
+	char		 ok[128], err503[128], refused[128], row[256];
+	struct run	 r;
+	int		 port, fd;
+	const char	*p503;
+
+	port = httpd_start();
+	snprintf(ok, sizeof ok, "http://127.0.0.1:%d/fixed", port);
+	snprintf(err503, sizeof err503, "http://127.0.0.1:%d/status?code=503",
+	    port);
+	snprintf(refused, sizeof refused, "http://127.0.0.1:%d/", closed_port(
+	    &fd));
+	run(&r, NULL, NULL, "-s", harness_socket(h), "fetch", ok, err503,
+	    NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(strncmp(r.out, "STATUS", 6), 0);
+	snprintf(row, sizeof row, "%zu", strlen(HTTPD_FIXED_BODY));
+	ck_assert_ptr_nonnull(strstr(r.out, row));
+	ck_assert_ptr_nonnull(p503 = strstr(r.out, "503"));
+	ck_assert_ptr_nonnull(strstr(r.out, ok));
+	ck_assert(strstr(r.out, ok) < p503);	/* argument order */
+	ck_assert_int_eq(count_lines(r.out), 3);
+	run_free(&r);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "fetch", ok, refused,
+	    NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_msg(strstr(r.err, refused) != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "failed (connect_failed)") != NULL, "%s",
+	    r.err);
+	run_free(&r);
+	close(fd);
+	httpd_stop();
+}
+END_TEST
+
+/* ping: up targets exit 0; one down (from stdin "-") makes it 1. */
+START_TEST(t_ping)
+{
+	char		 hp[64], url[128], down[64], *in;
+	struct run	 r;
+	json_t		*recs, *rec;
+	size_t		 i;
+	int		 port, fd, ups = 0, downs = 0;
+
+	port = httpd_start();
+	snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/fixed", port);
+	snprintf(down, sizeof down, "127.0.0.1:%d", closed_port(&fd));
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "ping", hp, url, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s %s", r.code, r.out, r.err);
+	ck_assert_int_eq(count_lines(r.out), 3);
+	ck_assert_ptr_nonnull(strstr(r.out, "\nup "));
+	ck_assert_ptr_null(strstr(r.out, "down"));
+	run_free(&r);
+
+	xasprintf(&in, "%s\n# down below\n%s\n", hp, down);
+	run(&r, in, NULL, "-s", harness_socket(h), "--json", "ping", "-",
+	    NULL);
+	ck_assert_int_eq(r.code, 1);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), 2);
+	json_array_foreach(recs, i, rec) {
+		ck_assert_str_eq(state_of(rec), "done");
+		if (json_is_true(json_object_get(json_object_get(rec, "result"),
+		    "up"))) {
+			ups++;
+			ck_assert_int_eq(json_integer_value(json_object_get(
+			    json_object_get(rec, "args"), "port")), port);
+		} else
+			downs++;
+	}
+	ck_assert_int_eq(ups, 1);
+	ck_assert_int_eq(downs, 1);
+	json_decref(recs);
+	free(in);
+	run_free(&r);
+	close(fd);
+	httpd_stop();
+}
+END_TEST
+
+/* download: -o names the file; by default the URL's last segment. */
+START_TEST(t_download)
+{
+	char		 url[128], bytes[128], path[PATH_MAX], *got;
+	struct run	 r;
+	struct stat	 st;
+	int		 port;
+
+	port = httpd_start();
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/fixed", port);
+	snprintf(bytes, sizeof bytes, "http://127.0.0.1:%d/bytes?n=5000",
+	    port);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "download", "-o",
+	    "got.txt", url, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	snprintf(path, sizeof path, "%s/downloads/got.txt", harness_dir(h));
+	ck_assert_ptr_nonnull(strstr(r.out, "got.txt"));
+	got = slurp(path);
+	ck_assert_str_eq(got, HTTPD_FIXED_BODY);
+	free(got);
+	run_free(&r);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "download", bytes, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	snprintf(path, sizeof path, "%s/downloads/bytes", harness_dir(h));
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 5000);
+	run_free(&r);
+	httpd_stop();
 }
 END_TEST
 
@@ -986,6 +1182,10 @@ jobctl_suite(void)
 	tcase_add_test(tc, t_list);
 	tcase_add_test(tc, t_status_types);
 	tcase_add_test(tc, t_timeout);
+	tcase_add_test(tc, t_fetch_stdin);
+	tcase_add_test(tc, t_fetch_args);
+	tcase_add_test(tc, t_ping);
+	tcase_add_test(tc, t_download);
 	suite_add_tcase(s, tc);
 	return s;
 }

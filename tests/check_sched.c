@@ -192,14 +192,14 @@ START_TEST(test_many_jobs)
 END_TEST
 
 static json_t *
-sched_call(int (*fn)(json_t *, uid_t, json_t **, struct rpcerr *),
+sched_call(int (*fn)(json_t *, uid_t, int, json_t **, struct rpcerr *),
     json_t *params)
 {
 	struct rpcerr	 err;
 	json_t		*res = NULL;
 
 	memset(&err, 0, sizeof err);
-	ck_assert_msg(fn(params, getuid(), &res, &err) == 0, "%s: %s",
+	ck_assert_msg(fn(params, getuid(), 0, &res, &err) == 0, "%s: %s",
 	    err.field, err.reason);
 	json_decref(params);
 	return res;
@@ -358,13 +358,13 @@ START_TEST(test_schedule_bad_params)
 		p = json_loads(bad[i], 0, &jerr);
 		ck_assert_ptr_nonnull(p);
 		memset(&err, 0, sizeof err);
-		ck_assert_msg(schedule_add(p, getuid(), &res, &err) == -1,
+		ck_assert_msg(schedule_add(p, getuid(), 0, &res, &err) == -1,
 		    "accepted %s", bad[i]);
 		ck_assert_int_eq(err.code, RPC_INVALID_PARAMS);
 		json_decref(p);
 	}
 	p = json_pack("{s:s}", "id", "sched-999");
-	ck_assert_int_eq(schedule_get(p, getuid(), &res, &err), -1);
+	ck_assert_int_eq(schedule_get(p, getuid(), 0, &res, &err), -1);
 	ck_assert_int_eq(err.code, RPC_UNKNOWN_JOB);
 	json_decref(p);
 }
