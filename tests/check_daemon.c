@@ -27,6 +27,25 @@ code_of(json_t *r)
 	    "error"), "code"));
 }
 
+/* Wait until the daemon runs n jobs. */
+static void
+wait_running(struct harness *h, int n)
+{
+	json_t	*r;
+	int	 i, running = -1;
+
+	for (i = 0; i < 1200; i++) {
+		r = harness_call(h, "daemon.status", NULL);
+		running = (int)json_integer_value(json_object_get(json_object_get(
+		    harness_ok(r), "jobs"), "running"));
+		json_decref(r);
+		if (running == n)
+			return;
+		usleep(50000);
+	}
+	ck_abort_msg("%d jobs running, not %d", running, n);
+}
+
 /* Run jobd with args and return its exit status and stderr+stdout. */
 static char *
 run_jobd(const char *args, int *status)
@@ -216,6 +235,8 @@ START_TEST(test_error_codes)
 		r = harness_call(h, "job.submit", json_deep_copy(spin));
 		harness_ok(r);
 		json_decref(r);
+		if (i == 0)
+			wait_running(h, 1);	/* the worker may still be starting */
 	}
 	r = harness_call(h, "job.submit", json_deep_copy(spin));
 	ck_assert_int_eq(code_of(r), RPC_OVERLOADED);
@@ -309,16 +330,7 @@ START_TEST(test_drain)
 	    "args", "ms", 700, "wait", 1);
 	ck_assert_int_eq(client_send(c, req), 0);
 	json_decref(req);
-	/* Make sure it runs before the signal. */
-	for (;;) {
-		r = harness_call(h, "daemon.status", NULL);
-		res = json_object_get(harness_ok(r), "jobs");
-		if (json_integer_value(json_object_get(res, "running")) == 1)
-			break;
-		json_decref(r);
-		usleep(20000);
-	}
-	json_decref(r);
+	wait_running(h, 1);	/* it must run before the signal */
 	kill(harness_pid(h), SIGTERM);
 	r = client_recv(c, TEST_TIMEOUT_MS);
 	ck_assert_ptr_nonnull(r);
