@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,27 @@ static struct event *main_drain_ev;
 static uint64_t	 main_drain_deadline;
 static int	 main_drain_cancelled;
 static struct event *main_watchdog_ev;
+
+/*
+ * The binary workers are started from: our own, by path. /proc/self/exe
+ * itself would do, but tools that run us (valgrind) show the path to us
+ * and not to themselves. A binary replaced since start keeps the magic
+ * link: its old inode is the one that speaks our worker protocol.
+ */
+static const char *
+main_self_exe(void)
+{
+	static char	 path[PATH_MAX];
+	ssize_t		 n;
+
+	n = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (n <= 0 || (size_t)n >= sizeof path - 1)
+		return "/proc/self/exe";
+	path[n] = '\0';
+	if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0)
+		return "/proc/self/exe";
+	return path;
+}
 
 static __attribute__((noreturn)) void
 usage(void)
@@ -278,7 +300,7 @@ main(int argc, char **argv)
 		log_info("listening on %s", cfg->socket);
 	}
 
-	if (cpu_init(main_base, "/proc/self/exe") == -1)
+	if (cpu_init(main_base, main_self_exe()) == -1)
 		fatalx("cannot start the CPU worker pool");
 	if (io_init(main_base) == -1)
 		fatalx("cannot start the I/O engine");

@@ -98,7 +98,7 @@ harness_spawn(struct harness *h, const char *const *extra)
 		fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd != -1 && getenv("JOBD_TEST_VERBOSE") == NULL)
 			dup2(fd, STDERR_FILENO);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	free(wrapcopy);
