@@ -6,7 +6,7 @@
  * Two implementations of the byte kernel give identical answers: AVX2
  * (counting with compares and SAD sums, validation with the three nibble
  * lookup tables of Keiser and Lemire) chosen at run time when the CPU has
- * it, and a portable one (64-bit SWAR counting, table DFA validation).
+ * it, and a portable one (64-bit SWAR counting, a shift-DFA validator).
  */
 
 #include "config.h"
@@ -91,31 +91,54 @@ static const unsigned char count_dfa_class[256] = {
 	[0xf5 ... 0xff] = CL_BAD,
 };
 
-#define R DFA_REJECT
-static const unsigned char count_dfa_next[DFA_NSTATES][CL_NCLASSES] = {
-	/*		 ASCII	 80	 90	 A0	 BAD	 L2	 E0	 L3	 ED	 F0	 L4	 F4 */
-	[DFA_ACCEPT] = { DFA_ACCEPT, R, R, R,	 R, DFA_CONT1, DFA_E0, DFA_CONT2,
-			 DFA_ED, DFA_F0, DFA_CONT3, DFA_F4 },
-	[DFA_CONT1] =  { R, DFA_ACCEPT, DFA_ACCEPT, DFA_ACCEPT, R, R, R, R, R, R, R, R },
-	[DFA_CONT2] =  { R, DFA_CONT1, DFA_CONT1, DFA_CONT1, R, R, R, R, R, R, R, R },
-	[DFA_CONT3] =  { R, DFA_CONT2, DFA_CONT2, DFA_CONT2, R, R, R, R, R, R, R, R },
-	[DFA_E0] =     { R, R, R, DFA_CONT1, R, R, R, R, R, R, R, R },
-	[DFA_ED] =     { R, DFA_CONT1, DFA_CONT1, R, R, R, R, R, R, R, R, R },
-	[DFA_F0] =     { R, R, DFA_CONT2, DFA_CONT2, R, R, R, R, R, R, R, R },
-	[DFA_F4] =     { R, DFA_CONT2, R, R, R, R, R, R, R, R, R, R },
-	[DFA_REJECT] = { R, R, R, R, R, R, R, R, R, R, R, R },
+/*
+ * The transitions, one 64-bit row per byte class: the next state from
+ * state i sits in bits 6i..6i+5, stored as 6 * next so that it is directly
+ * the shift that selects the following row. A step is then one shift on
+ * the dependency chain: s = row[class[b]] >> (s & 63).
+ */
+#define DFA_ROW(a, b, c, d, e, f, g, h, i)				\
+	((uint64_t)(6 * (a)) | (uint64_t)(6 * (b)) << 6 |		\
+	 (uint64_t)(6 * (c)) << 12 | (uint64_t)(6 * (d)) << 18 |	\
+	 (uint64_t)(6 * (e)) << 24 | (uint64_t)(6 * (f)) << 30 |	\
+	 (uint64_t)(6 * (g)) << 36 | (uint64_t)(6 * (h)) << 42 |	\
+	 (uint64_t)(6 * (i)) << 48)
+#define A	DFA_ACCEPT
+#define C1	DFA_CONT1
+#define C2	DFA_CONT2
+#define C3	DFA_CONT3
+#define R	DFA_REJECT
+static const uint64_t count_dfa_row[CL_NCLASSES] = {
+	/* from:	     ACCEPT CONT1 CONT2 CONT3 E0  ED  F0  F4  REJECT */
+	[CL_ASCII] = DFA_ROW(A,	    R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_80] =    DFA_ROW(R,	    A,	  C1,	C2,   R,  C1, R,  C2, R),
+	[CL_90] =    DFA_ROW(R,	    A,	  C1,	C2,   R,  C1, C2, R,  R),
+	[CL_A0] =    DFA_ROW(R,	    A,	  C1,	C2,   C1, R,  C2, R,  R),
+	[CL_BAD] =   DFA_ROW(R,	    R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_L2] =    DFA_ROW(C1,    R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_E0] =    DFA_ROW(DFA_E0, R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_L3] =    DFA_ROW(C2,    R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_ED] =    DFA_ROW(DFA_ED, R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_F0] =    DFA_ROW(DFA_F0, R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_L4] =    DFA_ROW(C3,    R,	  R,	R,    R,  R,  R,  R,  R),
+	[CL_F4] =    DFA_ROW(DFA_F4, R,	  R,	R,    R,  R,  R,  R,  R),
 };
+#undef A
+#undef C1
+#undef C2
+#undef C3
 #undef R
 
 /* Run the DFA over n bytes. */
 static int
-count_dfa_run(int s, const unsigned char *p, size_t n)
+count_dfa_run(int state, const unsigned char *p, size_t n)
 {
-	size_t	i;
+	uint64_t	 s = 6 * (uint64_t)state;
+	size_t		 i;
 
 	for (i = 0; i < n; i++)
-		s = count_dfa_next[s][count_dfa_class[p[i]]];
-	return s;
+		s = count_dfa_row[count_dfa_class[p[i]]] >> (s & 63);
+	return (int)((s & 63) / 6);
 }
 
 /* Count chars and newlines of a few bytes the slow way. */
@@ -147,43 +170,48 @@ count_swar_hsum(uint64_t w)
  * Portable kernel: counts eight bytes per 64-bit word. A continuation byte
  * has bit 7 set and bit 6 clear; a newline is a zero byte of w ^ 0x0a..0a,
  * found exactly (no false positives from borrows) by the 7-bit add trick.
- * Per-lane 0/1 flags are summed in byte lanes and spilled before any lane
- * can reach 256. Validation runs the DFA only on blocks that are not pure
- * ASCII following a complete sequence.
+ * Per-lane 0/1 flags are summed in byte lanes, one accumulator per word of
+ * the block (so the compiler can keep them in vector registers), spilled
+ * before any lane can reach 256. Validation runs the DFA only on blocks
+ * that are not pure ASCII following a complete sequence.
  */
 static void
 count_swar_feed(struct count_state *st, const unsigned char *p, size_t n)
 {
-	uint64_t	 conts = 0, nls = 0, w, t, acc_c, acc_n, any;
+	uint64_t	 conts = 0, nls = 0, w, t, any;
+	uint64_t	 acc_c[8], acc_n[8];
 	size_t		 i, j, blocks = 0;
+	int		 dfa = st->dfa;
 
-	acc_c = acc_n = 0;
+	memset(acc_c, 0, sizeof acc_c);
+	memset(acc_n, 0, sizeof acc_n);
 	for (i = 0; i < n; i += 64) {
 		any = 0;
-		for (j = 0; j < 64; j += 8) {
-			memcpy(&w, p + i + j, sizeof w);
+		for (j = 0; j < 8; j++) {
+			memcpy(&w, p + i + 8 * j, sizeof w);
 			any |= w;
-			acc_c += ((w & ~(w << 1)) & SWAR_HIGH) >> 7;
+			acc_c[j] += ((w & ~(w << 1)) & SWAR_HIGH) >> 7;
 			t = w ^ (SWAR_ONES * '\n');
-			acc_n += (~(((t & SWAR_LOW7) + SWAR_LOW7) | t) &
+			acc_n[j] += (~(((t & SWAR_LOW7) + SWAR_LOW7) | t) &
 			    SWAR_HIGH) >> 7;
 		}
-		if (st->dfa != DFA_REJECT &&
-		    ((any & SWAR_HIGH) != 0 || st->dfa != DFA_ACCEPT))
-			st->dfa = count_dfa_run(st->dfa, p + i, 64);
-		/* Eight words per block: at most 8 per lane per block. */
-		if (++blocks == 31) {
-			conts += count_swar_hsum(acc_c);
-			nls += count_swar_hsum(acc_n);
-			acc_c = acc_n = 0;
+		if (dfa != DFA_REJECT &&
+		    ((any & SWAR_HIGH) != 0 || dfa != DFA_ACCEPT))
+			dfa = count_dfa_run(dfa, p + i, 64);
+		/* Each lane gains at most 1 per block. */
+		if (++blocks == 255 || i + 64 >= n) {
+			for (j = 0; j < 8; j++) {
+				conts += count_swar_hsum(acc_c[j]);
+				nls += count_swar_hsum(acc_n[j]);
+				acc_c[j] = acc_n[j] = 0;
+			}
 			blocks = 0;
 		}
 	}
-	conts += count_swar_hsum(acc_c);
-	nls += count_swar_hsum(acc_n);
 	st->chars += n - conts;
 	st->lines += nls;
-	if (st->dfa == DFA_REJECT)
+	st->dfa = dfa;
+	if (dfa == DFA_REJECT)
 		st->error = 1;
 }
 
@@ -240,12 +268,12 @@ static const struct count_kernel count_kernel_swar = {
 #define E_SURROGATE	0x10	/* ED A0..BF */
 #define E_OVERLONG_2	0x20	/* C0/C1 + continuation */
 #define E_TOO_LARGE_1000 0x40	/* F5..FF 80..8F */
-#define E_OVERLONG_4	0x40	/* F0 80..8F (the low nibble tells them apart) */
+#define E_OVERLONG_4	0x40	/* F0 80..8F (told apart by the low nibble) */
 #define E_TWO_CONTS	0x80	/* continuation after continuation */
 #define E_CARRY		(E_TOO_SHORT | E_TOO_LONG | E_TWO_CONTS)
 
 #define COUNT_TABLE(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)	\
-	_mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p,	\
+	_mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, \
 	    a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
 
 /* prev shifted into input by k bytes: byte i is the byte k before it. */
@@ -353,7 +381,8 @@ count_avx2_incomplete(__m256i input)
 COUNT_AVX2 static inline __m256i
 count_avx2_spill(__m256i sum, __m256i a)
 {
-	return _mm256_add_epi64(sum, _mm256_sad_epu8(a, _mm256_setzero_si256()));
+	return _mm256_add_epi64(sum,
+	    _mm256_sad_epu8(a, _mm256_setzero_si256()));
 }
 
 COUNT_AVX2 static inline uint64_t
@@ -382,11 +411,10 @@ count_avx2_loop(struct count_state *st, const unsigned char *p, size_t n,
 {
 	const __m256i	 notcont = _mm256_set1_epi8(-65);
 	const __m256i	 nl = _mm256_set1_epi8('\n');
-	__m256i		 prev, err, inc, in0, in1, acc_c, acc_n, sum_c, sum_n;
+	__m256i		 prev, err, in0, in1, acc_c, acc_n, sum_c, sum_n;
 	size_t		 i, end;
 
 	prev = _mm256_load_si256((const __m256i *)st->prev);
-	inc = count_avx2_incomplete(prev);
 	err = _mm256_setzero_si256();
 	sum_c = sum_n = _mm256_setzero_si256();
 
@@ -410,14 +438,14 @@ count_avx2_loop(struct count_state *st, const unsigned char *p, size_t n,
 				continue;
 			if (_mm256_movemask_epi8(
 			    _mm256_or_si256(in0, in1)) == 0) {
-				err = _mm256_or_si256(err, inc);
-				inc = _mm256_setzero_si256();
+				/* Only the last block's end can be wrong. */
+				err = _mm256_or_si256(err,
+				    count_avx2_incomplete(prev));
 			} else {
 				err = _mm256_or_si256(err,
 				    count_avx2_check(in0, prev));
 				err = _mm256_or_si256(err,
 				    count_avx2_check(in1, in0));
-				inc = count_avx2_incomplete(in1);
 			}
 			prev = in1;
 		}

@@ -608,6 +608,44 @@ START_TEST(test_tails)
 }
 END_TEST
 
+/*
+ * Long runs of one byte or pattern: every lane of the SIMD/SWAR byte
+ * accumulators counts on every block, so a late spill would overflow.
+ */
+START_TEST(test_runs)
+{
+	static const char *const pats[] = {
+		"a", "\n", "\x80", "\xc3", "\xff", "\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\n\xc3\xa9", "\x00",
+	};
+	unsigned char	*buf;
+	size_t		 n = 300000 + 61, cuts[3], i, plen;
+	size_t		 k;
+	int		 fd;
+
+	use_kernel(_i);
+	rng_seed(8);
+	buf = malloc(n);
+	ck_assert_ptr_nonnull(buf);
+	for (k = 0; k < nitems(pats); k++) {
+		plen = strlen(pats[k]);
+		if (plen == 0)
+			plen = 1;		/* the NUL pattern */
+		for (i = 0; i < n; i++)
+			buf[i] = (unsigned char)pats[k][i % plen];
+		check_buffer(buf, n, pats[k]);
+		check_buffer(buf, n - n % plen, pats[k]);
+		fd = temp_file(buf, n);
+		cuts[0] = rng_below(n);
+		cuts[1] = rng_below(n);
+		cuts[2] = 127 * 64 + rng_below(8);
+		check_split(fd, buf, n, cuts, 3, pats[k]);
+		close(fd);
+	}
+	free(buf);
+}
+END_TEST
+
 /* Random valid text, with windows small enough to cross many times. */
 START_TEST(test_random_valid)
 {
@@ -740,11 +778,13 @@ START_TEST(test_adversarial)
 			memcpy(mut, buf, n);
 			m = n;
 			if (pos < n)
-				mut[pos] = (unsigned char)(0x80 + rng_below(0x80));
+				mut[pos] = (unsigned char)
+				    (0x80 + rng_below(0x80));
 			break;
 		default:	/* end in the middle of a sequence */
 			memcpy(mut, buf, n);
-			encode(0x10000 + (uint32_t)rng_below(0x100000), mut + n);
+			encode(0x10000 + (uint32_t)rng_below(0x100000),
+			    mut + n);
 			m = n + 1 + rng_below(3);
 			pos = n;
 			break;
@@ -763,8 +803,8 @@ START_TEST(test_adversarial)
 				if (cuts[i] > m)
 					cuts[i] = m;
 			}
-			check_split(fd, mut, m, cuts, 1 + rng_below(nitems(cuts)),
-			    "adversarial");
+			check_split(fd, mut, m, cuts,
+			    1 + rng_below(nitems(cuts)), "adversarial");
 		}
 		close(fd);
 		free(buf);
@@ -857,6 +897,12 @@ START_TEST(test_edges)
 	ck_assert(a.valid && a.tail_extra == 0);
 	ck_assert_int_eq(count_range(fd, 4, 2, 6, &b), 0);
 	ck_assert(b.valid && b.lead_skip == 1);
+	count_merge(&a, &b);
+	ck_assert(!a.valid);
+	/* Four owed continuations can never be valid, whatever came before. */
+	ck_assert_int_eq(count_range(fd, 1, 1, 6, &a), 0);
+	ck_assert_int_eq(count_range(fd, 2, 3, 6, &b), 0);
+	ck_assert(a.valid && b.valid && b.lead_skip == 3);
 	count_merge(&a, &b);
 	ck_assert(!a.valid);
 	close(fd);
@@ -1093,6 +1139,7 @@ count_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_table, 0, NKERNELS);
 	tcase_add_loop_test(tc, test_tails, 0, NKERNELS);
+	tcase_add_loop_test(tc, test_runs, 0, NKERNELS);
 	tcase_add_loop_test(tc, test_random_valid, 0, NKERNELS);
 	tcase_add_loop_test(tc, test_random_bytes, 0, NKERNELS);
 	tcase_add_loop_test(tc, test_adversarial, 0, NKERNELS);
