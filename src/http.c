@@ -13,6 +13,28 @@
  * 64 KiB chunks and pauses the transfer while more than HTTP_HIGH_WATER is
  * buffered, and the pool fsyncs and renames it into place at the end (or
  * removes it). A download is only kept for a 2xx response.
+ *
+ * Choices the protocol leaves open (for jobd-protocol(7)):
+ * - HTTP error statuses are results; a transfer with no response fails
+ *   with a stable code: connect_failed, dns_failed, tls_failed, timeout
+ *   (state timeout; also a stall under min_speed for min_speed_ms),
+ *   too_large, io_error, empty_reply, connection_error, truncated,
+ *   protocol_error, redirect_forbidden (a redirect to a scheme outside
+ *   io.allowed_schemes), too_many_redirects (more than 10), bad_url,
+ *   exists, forbidden, transfer_failed.
+ * - body_in_result "text" gives the body as a string when it is valid
+ *   UTF-8 and falls back to base64 otherwise; "body_encoding" says which.
+ * - time_ms: dns, connect and tls are the durations of those phases (0 on
+ *   a reused connection), ttfb and total are counted from the start.
+ * - download: filename is relative to io.download_dir and may name
+ *   existing subdirectories; an absolute path, a ".." component or a
+ *   symlink on the way is -32003, other bad names -32602. With overwrite
+ *   false an existing file fails the job with code "exists" (checked
+ *   before the transfer and again, atomically, at the rename). The result
+ *   has "path" only when the file was saved (2xx).
+ * - ping: up is a 2xx or 3xx (or expect_status); redirects are not
+ *   followed; down is {"up": false, "error": {"code", "message"}} in a
+ *   done job. A TCP ping (host + port) opens and closes a connection.
  */
 #include "config.h"
 
@@ -239,17 +261,19 @@ http_parse_url(json_t *args, struct http_run *r, struct rpcerr *err)
 #endif
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    *host == '\0') {
-		rpcerr_set(err, RPC_INVALID_PARAMS, "url",
-		    "needs a scheme and a host");
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		rpcerr_set(err, RPC_INVALID_PARAMS, "url", "needs a scheme");
 		goto out;
 	}
 	if (!http_scheme_allowed(scheme)) {
 		rpcerr_set(err, RPC_FORBIDDEN, "url",
 		    "scheme \"%s\" is not allowed (io.allowed_schemes: %s)",
 		    scheme, cfg->allowed_schemes);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0') {
+		rpcerr_set(err, RPC_INVALID_PARAMS, "url", "needs a host");
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
@@ -434,7 +458,8 @@ http_check_filename(json_t *args, const char **namep, struct rpcerr *err)
 /*
  * Open the directory that holds filename under dir, walking its
  * directories without following symlinks, so nothing leads outside dir.
- * Returns the directory fd and its last component, or -1 with errno.
+ * Returns the directory fd and its last component, or -1 with errno (and
+ * *basep NULL when dir itself could not be opened).
  */
 static int
 http_open_parent(const char *dir, const char *filename, const char **basep)
@@ -443,8 +468,10 @@ http_open_parent(const char *dir, const char *filename, const char **basep)
 	char		*comp;
 	int		 dfd, nfd, saved;
 
+	*basep = NULL;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
+	*basep = filename;
 	for (p = filename; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
 		comp = xstrndup(p, (size_t)(slash - p));
 		nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -471,7 +498,11 @@ http_check_target(struct http_run *r, struct rpcerr *err)
 	int		 dfd;
 
 	if ((dfd = http_open_parent(r->dir, r->filename, &base)) == -1) {
-		if (errno == ELOOP || errno == ENOTDIR)
+		if (base == NULL)
+			rpcerr_set(err, RPC_FORBIDDEN, "filename",
+			    "the download directory %s is unusable: %s",
+			    r->dir, strerror(errno));
+		else if (errno == ELOOP || errno == ENOTDIR)
 			rpcerr_set(err, RPC_FORBIDDEN, "filename",
 			    "a directory on the way is a symlink or not a "
 			    "directory");
@@ -950,7 +981,8 @@ http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 			    r->bodybufcap;
 			while (r->bodybuflen + n > r->bodybufcap)
 				r->bodybufcap *= 2;
-			r->bodybuf = xreallocarray(r->bodybuf, 1, r->bodybufcap);
+			r->bodybuf = xreallocarray(r->bodybuf, 1,
+			    r->bodybufcap);
 		}
 		memcpy(r->bodybuf + r->bodybuflen, ptr, n);
 		r->bodybuflen += n;
@@ -1001,7 +1033,8 @@ http_setup(struct io_xfer *x, void *easy)
 	rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
 	rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, HTTP_USER_AGENT);
 	if (r->min_speed_s > 0) {
-		rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, r->min_speed);
+		rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+		    r->min_speed);
 		rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 		    r->min_speed_s);
 	}
@@ -1284,13 +1317,17 @@ http_result_body(struct http_run *r, json_t *res)
 static json_t *
 http_result(struct http_run *r)
 {
+	static const char digits[] = "0123456789abcdef";
 	json_t		*res, *t;
 	char		 hex[65];
 	curl_off_t	 connect, tls;
 	int		 i;
 
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", r->sha[i]);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[r->sha[i] >> 4];
+		hex[2 * i + 1] = digits[r->sha[i] & 0xf];
+	}
+	hex[64] = '\0';
 	connect = r->t_connect > r->t_dns ? r->t_connect - r->t_dns : 0;
 	tls = r->t_tls > r->t_connect ? r->t_tls - r->t_connect : 0;
 	t = json_object();
@@ -1417,10 +1454,12 @@ static const struct jobtype http_types[] = {
 		    "\"method\": \"GET (default), HEAD or POST\", "
 		    "\"headers\": \"object of request headers, name: value\", "
 		    "\"body\": \"request body (string), with POST\", "
-		    "\"timeout_ms\": \"whole transfer, default io.timeout_ms\", "
+		    "\"timeout_ms\": \"whole transfer, default "
+		    "io.timeout_ms\", "
 		    "\"max_bytes\": \"body size limit, default and at most "
 		    "io.max_bytes\", "
-		    "\"follow_redirects\": \"bool, default true (at most 10)\", "
+		    "\"follow_redirects\": \"bool, default true (at most "
+		    "10)\", "
 		    "\"body_in_result\": \"none (default), text (base64 if "
 		    "not UTF-8) or base64\", "
 		    "\"min_speed\": \"bytes/s under which a transfer stalls, "
@@ -1441,7 +1480,8 @@ static const struct jobtype http_types[] = {
 		    "(required)\", "
 		    "\"overwrite\": \"bool, default false\", "
 		    "\"headers\": \"object of request headers\", "
-		    "\"timeout_ms\": \"whole transfer, default io.timeout_ms\", "
+		    "\"timeout_ms\": \"whole transfer, default "
+		    "io.timeout_ms\", "
 		    "\"max_bytes\": \"size limit, default io.max_bytes\", "
 		    "\"follow_redirects\": \"bool, default true\", "
 		    "\"min_speed\": \"bytes/s, default 1\", "

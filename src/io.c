@@ -475,6 +475,8 @@ io_loop_finish(struct io_loop *l, struct io_xfer *x, int code)
 {
 	int	 next;
 
+	/* With IO_LATER the pool may complete it before we are done here. */
+	atomic_fetch_add(&x->refs, 1);
 	if (x->ops == NULL) {
 		if (x->timer != NULL) {
 			event_free(x->timer);
@@ -492,7 +494,7 @@ io_loop_finish(struct io_loop *l, struct io_xfer *x, int code)
 	    !atomic_load(&x->cancelled)) {
 		curl_easy_reset(x->easy);
 		io_loop_add(l, x);
-		return;
+		goto out;
 	}
 	if (x->easy != NULL) {
 		if (next & IO_DISCARD)
@@ -505,6 +507,8 @@ io_loop_finish(struct io_loop *l, struct io_xfer *x, int code)
 	x->lstate = IO_L_DONE;
 	if ((next & IO_NEXT_MASK) != IO_LATER)
 		io_xfer_complete(x);
+out:
+	io_xfer_unref(x);
 }
 
 /* Collect the transfers curl has finished. */
@@ -537,9 +541,12 @@ io_sock_cb_ev(evutil_socket_t fd, short what, void *arg)
 	action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
 	    ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	curl_multi_socket_action(l->multi, fd, action, &l->running);
+	/*
+	 * No "nothing running: stop the timer" here as in hiperfifo: a
+	 * rerun added in io_loop_check has just armed it, and curl itself
+	 * stops it when it has nothing to time.
+	 */
 	io_loop_check(l);
-	if (l->running <= 0 && evtimer_pending(l->timer, NULL))
-		evtimer_del(l->timer);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch, rewatch or forget a socket. */

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -609,6 +610,98 @@ START_TEST(test_socket_activation)
 }
 END_TEST
 
+/*
+ * The bad-input corpus (tests/corpus/bad): each line gets a JSON-RPC error
+ * (or, for the few valid ones, an answer) or a clean close, and the daemon
+ * keeps serving. Then a 3 MiB line, NUL bytes and all.
+ */
+START_TEST(test_bad_corpus)
+{
+	static const char *const valid[] = { "crlf-line", "batch-mixed",
+	    "whitespace-only", NULL };
+	const char *const extra[] = { "-o", "cpu.workers=1", "-o",
+	    "files.allowed_roots=/etc /tmp", NULL };
+	struct harness	*h = harness_start(extra);
+	struct client	*c;
+	struct dirent	*de;
+	DIR		*d;
+	char		*dir, *path, *buf;
+	FILE		*f;
+	json_t		*r;
+	size_t		 len, i;
+	int		 n = 0, ok;
+
+	xasprintf(&dir, "%s/tests/corpus/bad", getenv("JOBD_SRCDIR"));
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "no corpus in %s", dir);
+	buf = xmalloc(1 << 20);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		xasprintf(&path, "%s/%s", dir, de->d_name);
+		f = fopen(path, "rb");
+		ck_assert_ptr_nonnull(f);
+		len = fread(buf, 1, (1 << 20) - 1, f);
+		fclose(f);
+		free(path);
+		c = harness_client(h);
+		ck_assert_int_eq(client_send_raw(c, buf, len), 0);
+		ck_assert_int_eq(client_send_raw(c, "\n", 1), 0);
+		for (i = 0; valid[i] != NULL; i++) {
+			if (strncmp(de->d_name, valid[i], strlen(valid[i])) == 0)
+				break;
+		}
+		if (strcmp(de->d_name, "whitespace-only.txt") == 0)
+			r = client_recv(c, 300);
+		else
+			r = client_recv(c, TEST_TIMEOUT_MS);
+		if (valid[i] == NULL) {
+			ok = r != NULL && ((json_is_object(r) &&
+			    json_object_get(r, "error") != NULL) ||
+			    json_is_array(r));
+			if (r == NULL)	/* a clean close is fine too */
+				ok = errno == ECONNRESET;
+			ck_assert_msg(ok, "%s: not an error: %s", de->d_name,
+			    r != NULL ? json_dumps(r, 0) : strerror(errno));
+		} else if (strcmp(valid[i], "whitespace-only") == 0)
+			ck_assert_ptr_null(r);
+		else
+			ck_assert_msg(r != NULL, "%s: no answer", de->d_name);
+		json_decref(r);
+		client_close(c);
+		n++;
+		/* The daemon is still there for everyone else. */
+		r = harness_call(h, "daemon.status", NULL);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		    harness_ok(r), "pid")), harness_pid(h));
+		json_decref(r);
+	}
+	closedir(d);
+	free(dir);
+	ck_assert_int_ge(n, 60);
+
+	/* 3 MiB with NULs and invalid UTF-8: -32005, closed, nothing else. */
+	free(buf);
+	len = 3 << 20;
+	buf = xmalloc(len);
+	for (i = 0; i < len; i++)
+		buf[i] = "{\"a\0\xff["[i % 7];
+	c = harness_client(h);
+	client_send_raw(c, buf, len);
+	r = client_recv(c, TEST_TIMEOUT_MS);
+	ck_assert_int_eq(code_of(r), RPC_TOO_LARGE);
+	json_decref(r);
+	ck_assert_ptr_null(client_recv(c, TEST_TIMEOUT_MS));
+	client_close(c);
+	free(buf);
+	r = harness_run(h, "squares", json_pack("{s:i, s:i}", "from", 1,
+	    "to", 2));
+	ck_assert_str_eq(json_string_value(json_object_get(r, "state")), "done");
+	json_decref(r);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -628,6 +721,7 @@ main(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_notify);
 	tcase_add_test(tc, test_socket_activation);
+	tcase_add_test(tc, test_bad_corpus);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

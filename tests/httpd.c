@@ -56,7 +56,9 @@ static struct {
 	int		 stop_fd;
 	int		 port;
 	struct httpd_pendings pending;
-	pthread_mutex_t	 lock;		/* hits */
+	pthread_mutex_t	 lock;		/* hits, slow_now, slow_max */
+	int		 slow_now;
+	int		 slow_max;
 	struct {
 		char	 path[32];
 		int	 n;
@@ -90,6 +92,28 @@ httpd_hit(const char *path)
 	if (i < HTTPD_MAX_ROUTES)
 		httpd.hits[i].n++;
 	pthread_mutex_unlock(&httpd.lock);
+}
+
+/* /slow replies waiting at once: now (+1) or done (-1). */
+static void
+httpd_slow(int delta)
+{
+	pthread_mutex_lock(&httpd.lock);
+	httpd.slow_now += delta;
+	if (httpd.slow_now > httpd.slow_max)
+		httpd.slow_max = httpd.slow_now;
+	pthread_mutex_unlock(&httpd.lock);
+}
+
+int
+httpd_slow_max(void)
+{
+	int	 n;
+
+	pthread_mutex_lock(&httpd.lock);
+	n = httpd.slow_max;
+	pthread_mutex_unlock(&httpd.lock);
+	return n;
 }
 
 int
@@ -164,6 +188,7 @@ httpd_tick(evutil_socket_t fd, short what, void *arg)
 		/* With the client gone, this only frees the request. */
 		httpd_reply(p->req, 200, "text/plain", "slow\n", 5);
 		httpd_pending_free(p);
+		httpd_slow(-1);
 		return;
 	}
 	if (evcon == NULL || p->sent >= p->total) {
@@ -208,7 +233,9 @@ httpd_defer(struct evhttp_request *req, enum httpd_kind kind,
 	    httpd_tick, p);
 	evtimer_add(p->ev, &tv);
 	TAILQ_INSERT_TAIL(&httpd.pending, p, entry);
-	if (kind != HTTPD_SLOW) {
+	if (kind == HTTPD_SLOW)
+		httpd_slow(1);
+	else {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "application/octet-stream");
 		evhttp_send_reply_start(req, 200, "OK");
@@ -262,16 +289,20 @@ httpd_echo(struct evhttp_request *req)
 	struct evkeyval		*kv;
 	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
 	json_t			*o, *h;
-	char			*s;
+	char			*s, *addr = NULL;
 	size_t			 len;
+	ev_uint16_t		 peer = 0;
 
 	h = json_object();
 	TAILQ_FOREACH(kv, in, next)
 		json_object_set_new(h, kv->key, json_string(kv->value));
 	len = evbuffer_get_length(body);
-	o = json_pack("{s:s, s:s, s:o}",
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr,
+	    &peer);
+	o = json_pack("{s:s, s:s, s:o, s:i}",
 	    "method", httpd_method(evhttp_request_get_command(req)),
-	    "uri", evhttp_request_get_uri(req), "headers", h);
+	    "uri", evhttp_request_get_uri(req), "headers", h,
+	    "peer_port", (int)peer);
 	/* A body that is not UTF-8 comes back as null. */
 	json_object_set_new(o, "body", len == 0 ? json_string("") :
 	    json_stringn((const char *)evbuffer_pullup(body, -1), len));
@@ -376,6 +407,7 @@ httpd_start(void)
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&httpd.pending);
 	httpd.nhits = 0;
+	httpd.slow_now = httpd.slow_max = 0;
 	if ((httpd.base = event_base_new()) == NULL ||
 	    (httpd.http = evhttp_new(httpd.base)) == NULL)
 		httpd_die("event_base_new");
@@ -416,9 +448,15 @@ httpd_stop(void)
 	if (write(httpd.stop_fd, &one, sizeof one) != sizeof one)
 		httpd_die("write");
 	pthread_join(httpd.thread, NULL);
-	/* Waiting replies: their requests go with the connections. */
-	while ((p = TAILQ_FIRST(&httpd.pending)) != NULL)
+	/*
+	 * Waiting replies: attached requests go with their connections,
+	 * detached ones (the client left) are ours to free.
+	 */
+	while ((p = TAILQ_FIRST(&httpd.pending)) != NULL) {
+		if (evhttp_request_get_connection(p->req) == NULL)
+			evhttp_request_free(p->req);
 		httpd_pending_free(p);
+	}
 	evhttp_free(httpd.http);
 	event_free(httpd.stop_ev);
 	close(httpd.stop_fd);

@@ -13,7 +13,8 @@
  *   /redirect-ftp    302 to ftp://127.0.0.1/
  *   /status?code=N   status N with a short body
  *   /reset           closes the connection without a reply
- *   /echo            {"method", "uri", "headers": {...}, "body"} as JSON
+ *   /echo            {"method", "uri", "headers": {...}, "body",
+ *                    "peer_port": the client's port} as JSON
  *   /405             405 to HEAD, 200 to GET
  */
 #ifndef HTTPD_H
@@ -22,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTPD_FIXED_BODY	"jobd fixed test body: h\xc3\xa9llo, w\xc3\xb6rld\n"
+#define HTTPD_FIXED_BODY						\
+	"jobd fixed test body: h\xc3\xa9llo, w\xc3\xb6rld\n"
 #define HTTPD_DRIP_MS		200
 
 /* Start the server; returns its port (fails the process on error). */
@@ -36,5 +38,7 @@ httpd_byte(uint64_t i)
 }
 /* How many requests each route has seen (by path, e.g. "/fixed"). */
 int		 httpd_hits(const char *);
+/* The most /slow replies that were waiting at the same time. */
+int		 httpd_slow_max(void);
 
 #endif
