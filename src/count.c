@@ -272,9 +272,12 @@ static const struct count_kernel count_kernel_swar = {
 #define E_TWO_CONTS	0x80	/* continuation after continuation */
 #define E_CARRY		(E_TOO_SHORT | E_TOO_LONG | E_TWO_CONTS)
 
+#define C8(x)	((char)(unsigned char)(x))	/* flag bytes above 0x7f */
 #define COUNT_TABLE(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)	\
-	_mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, \
-	    a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
+	_mm256_setr_epi8(C8(a), C8(b), C8(c), C8(d), C8(e), C8(f), C8(g), \
+	    C8(h), C8(i), C8(j), C8(k), C8(l), C8(m), C8(n), C8(o), C8(p), \
+	    C8(a), C8(b), C8(c), C8(d), C8(e), C8(f), C8(g), C8(h), C8(i), \
+	    C8(j), C8(k), C8(l), C8(m), C8(n), C8(o), C8(p))
 
 /* prev shifted into input by k bytes: byte i is the byte k before it. */
 #define COUNT_PREV(input, prev, k)					\

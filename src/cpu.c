@@ -43,6 +43,7 @@ extern char	**environ;
 #define CPU_BACKOFF_MAX_MS	10000
 #define CPU_STABLE_US		(UINT64_C(10) * 1000000)
 #define CPU_GRACE_MS		2000		/* SIGTERM to SIGKILL at shutdown */
+#define CPU_START_TIMEOUT_S	30		/* spawn to READY */
 #define CPU_SNDBUF		(256 * 1024)
 
 enum cpu_op { CPU_OP_CHARCOUNT, CPU_OP_SQUARES, CPU_OP_SPIN };
@@ -115,7 +116,7 @@ struct cpu_worker {
 	pid_t		 pid;		/* 0 when down */
 	int		 fd;
 	struct event	*ev;
-	struct event	*timer;		/* delayed respawn */
+	struct event	*timer;		/* delayed respawn; start watchdog */
 	struct cpu_task	*task;
 	uint64_t	 spawned;	/* mono us */
 	uint64_t	 jobs_done;	/* tasks, by the current process */
@@ -138,7 +139,8 @@ struct cpu_corpse {
 LIST_HEAD(cpu_corpses, cpu_corpse);
 
 static struct event_base *cpu_base;
-static char		*cpu_exe;
+static char		*cpu_exe;	/* what posix_spawn runs */
+static int		 cpu_exe_fd = -1;
 static struct event	*cpu_sigchld;
 static struct cpu_workers cpu_workers = TAILQ_HEAD_INITIALIZER(cpu_workers);
 static struct cpu_tasks	 cpu_queue = TAILQ_HEAD_INITIALIZER(cpu_queue);
@@ -164,6 +166,7 @@ static void	 cpu_read_cb(evutil_socket_t, short, void *);
 static void	 cpu_respawn_cb(evutil_socket_t, short, void *);
 static void	 cpu_sigchld_cb(evutil_socket_t, short, void *);
 static void	 cpu_worker_lost(struct cpu_worker *, int, int, const char *);
+static void	 cpu_pump(void);
 
 const struct engine cpu_engine = {
 	.name = "cpu",
@@ -449,6 +452,7 @@ cpu_spawn(struct cpu_worker *w)
 	static char			 arg2[] = "3";
 	char				*argv[] = { arg0, arg1, arg2, NULL };
 	struct cpu_msg_hello		 hello;
+	struct timeval			 tv = { CPU_START_TIMEOUT_S, 0 };
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
 	sigset_t			 all, none;
@@ -527,6 +531,7 @@ cpu_spawn(struct cpu_worker *w)
 	hello.log_level = log_getlevel();
 	if (cpu_send(w, &hello, sizeof hello, -1) == -1)
 		goto fail;
+	evtimer_add(w->timer, &tv);
 	log_debug("%s: worker %d started, pid %ld", __func__, w->id,
 	    (long)pid);
 	return 0;
@@ -562,6 +567,7 @@ cpu_worker_spawn_later(struct cpu_worker *w, int delay_ms)
 	    delay_ms);
 }
 
+/* The slot's timer: respawn a down slot, or give up on a slow start. */
 static void
 cpu_respawn_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -569,6 +575,10 @@ cpu_respawn_cb(evutil_socket_t fd, short events, void *arg)
 
 	if (w->state == CPU_W_DOWN)
 		cpu_worker_spawn_later(w, 0);
+	else if (w->state == CPU_W_STARTING) {
+		cpu_worker_lost(w, 0, 0, "did not start in time");
+		cpu_pump();
+	}
 }
 
 static struct cpu_worker *
@@ -609,6 +619,7 @@ cpu_worker_close(struct cpu_worker *w, enum cpu_why why, int reaped)
 {
 	struct cpu_corpse	*c;
 
+	evtimer_del(w->timer);
 	if (w->ev != NULL) {
 		event_free(w->ev);
 		w->ev = NULL;
@@ -1123,6 +1134,8 @@ cpu_reply(struct cpu_worker *w, size_t n)
 		for (i = 0; i < ms->nvalues; i++) {
 			if (v[2 * i + 1] > 1)	/* squares are <= 2^64 */
 				return -1;
+		}
+		for (i = 0; i < ms->nvalues; i++) {
 			sq = ((unsigned __int128)v[2 * i + 1] << 64) |
 			    v[2 * i];
 			json_array_append_new(run->values, cpu_u128_json(sq));
@@ -1212,6 +1225,7 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 			bad = 1;
 		else {
 			w->state = CPU_W_IDLE;
+			evtimer_del(w->timer);
 			log_debug("worker %d (pid %ld) ready", w->id,
 			    (long)w->pid);
 		}
@@ -1425,8 +1439,7 @@ cpu_resize(int n)
 	while (cpu_size < n) {
 		w = cpu_worker_new();
 		cpu_size++;
-		if (cpu_spawn(w) == -1)
-			cpu_worker_spawn_later(w, 0);
+		cpu_worker_spawn_later(w, 0);
 	}
 	for (pass = 0; pass < (int)nitems(order) && cpu_size > n; pass++) {
 		st = order[pass];
@@ -1462,7 +1475,19 @@ cpu_init(struct event_base *base, const char *exe_path)
 	int			 n;
 
 	cpu_base = base;
-	cpu_exe = xstrdup(exe_path);
+	/*
+	 * Pin our own executable and run it as /proc/PID/fd/N: like
+	 * /proc/self/exe it is this very binary even after an upgrade
+	 * replaced the file, and it also works when the daemon runs under
+	 * valgrind, where /proc/self/exe in a child would be valgrind.
+	 */
+	if ((cpu_exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC)) != -1)
+		xasprintf(&cpu_exe, "/proc/%ld/fd/%d", (long)getpid(),
+		    cpu_exe_fd);
+	else {
+		log_warn("%s: open %s", __func__, exe_path);
+		cpu_exe = xstrdup(exe_path);
+	}
 	cpu_rbuf = xmalloc(CPU_MSG_MAX);
 	cpu_stopping = 0;
 	memset(cpu_restarts, 0, sizeof cpu_restarts);
@@ -1573,5 +1598,9 @@ cpu_shutdown(void)
 	cpu_rbuf = NULL;
 	free(cpu_exe);
 	cpu_exe = NULL;
+	if (cpu_exe_fd != -1) {
+		close(cpu_exe_fd);
+		cpu_exe_fd = -1;
+	}
 	cpu_started = 0;
 }

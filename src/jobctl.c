@@ -3,21 +3,27 @@
  *
  * Every command is a row of the command table: a name, a handler, a
  * synopsis and its help. Commands that run many jobs (count, fetch,
- * download, ping) go through one batch runner that keeps a bounded window
- * of job.submit requests with wait:true in flight on one connection and
- * matches the answers by id, so a list of a million URLs on stdin never
- * becomes a million outstanding jobs.
+ * download, ping) go through one batch runner that sends the items as
+ * job.map requests of at most BATCH_CHUNK items (and BATCH_CHUNK_BYTES),
+ * at most BATCH_MAPS at a time, each on its own connection so that the
+ * job.done notifications of a connection belong to its one map. A list
+ * of a million URLs on stdin is read as the maps finish, never held
+ * whole, and never becomes one giant request.
  */
 #include "config.h"
+
+#include <sys/ioctl.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobd.h"
@@ -27,10 +33,18 @@
 #define EXIT_USAGE	2
 #define EXIT_NODAEMON	3	/* jobd not reachable, or connection lost */
 
-#define BATCH_WINDOW	256	/* jobs in flight per batch */
+#define BATCH_MAPS	2	/* job.map requests in flight */
+#define BATCH_CHUNK	2500	/* items per job.map at most */
+/* Request bytes per job.map: well under max_request_bytes' 1 MiB. */
+#define BATCH_CHUNK_BYTES (768 * 1024)
+#define BATCH_MIN_BYTES	1024	/* max_request_bytes cannot be lower */
+#define BATCH_GRACE_MS	10000	/* for the daemon to end a map after -t */
+#define MAP_MAX_TIMEOUT_MS (7 * 86400 * 1000)	/* job.map's timeout_ms */
 #define BATCH_ID_BASE	((json_int_t)1 << 32)	/* clear of client_call ids */
+#define PROGRESS_MS	100	/* bar redraws at most this often */
 #define SUBMIT_MAX_STDIN (16 * 1024 * 1024)
-#define TABLE_MAXCOLS	8
+#define TABLE_MAXCOLS	10
+#define WATCH_POLL_MAX_MS 1000	/* ping --every looks at least this often */
 
 /* Long-only option codes. */
 enum {
@@ -42,6 +56,11 @@ enum {
 	OPT_TYPE,
 	OPT_LIMIT,
 	OPT_VALUES,
+	OPT_EVERY,
+	OPT_JITTER,
+	OPT_KEEP,
+	OPT_FLIP_AFTER,
+	OPT_COUNT,
 };
 
 struct jobctl {
@@ -75,19 +94,37 @@ struct table {
 	int		 headed;
 };
 
-/* One job of a batch: in flight, or waiting to be sent again. */
-struct batch_slot {
-	json_int_t	 id;		/* request id; 0 = free */
-	size_t		 index;		/* item number */
-	char		*item;
-	json_t		*params;	/* job.submit params, kept to resend */
-	uint64_t	 retry_at;	/* mono us; 0 = in flight */
+/* An item taken but not sent yet, or being sent. */
+struct batch_item {
+	char		*item;		/* owned; NULL once reported */
+	json_t		*args;		/* owned */
+	size_t		 index;		/* its number among all the items */
+	size_t		 size;		/* its args as JSON, in bytes */
+};
+
+/* One job.map in flight on its own connection. */
+struct batch_map {
+	struct client	*client;	/* kept for the next chunk */
+	json_int_t	 id;		/* the request's id; 0 = idle */
+	struct batch_item *items;	/* BATCH_CHUNK of them */
+	size_t		 n;
+	size_t		 bytes;		/* the items' args as JSON */
+	unsigned char	*seen;		/* items[i] has been reported */
 };
 
 /* A finished item kept to be reported in argument order. */
 struct batch_done {
 	char		*item;
 	json_t		*record;	/* NULL: nothing to report */
+};
+
+/* The progress bar on stderr. */
+struct progress {
+	int		 on;		/* stderr is a terminal */
+	int		 shown;		/* a bar is on the screen now */
+	int		 dirty;		/* something to redraw */
+	uint64_t	 start;		/* mono us */
+	uint64_t	 last;		/* last drawn, mono us */
 };
 
 struct batch {
@@ -104,16 +141,36 @@ struct batch {
 	int		 argc;
 	int		 argi;
 	int		 in_stdin;	/* reading lines of stdin now */
-	int		 eof;
-	char		*line;
-	size_t		 linesize;
+	int		 eof;		/* every item has been taken */
+	char		*ibuf;		/* stdin, read but not taken */
+	size_t		 ipos;
+	size_t		 ilen;
+	size_t		 isize;
+	int		 ieof;
 
 	size_t		 nitems;	/* taken so far */
-	int		 busy;		/* slots in use */
+	size_t		 nreported;
+	/* Taken, not yet sent: read ahead, or sent back as too large. */
+	struct batch_item *queue;
+	size_t		 qhead;
+	size_t		 qlen;
+	size_t		 chunk_bytes;
+	struct batch_map maps[BATCH_MAPS];
+	int		 busy;		/* maps in flight */
+	int		 expired;	/* -t ran out before all were sent */
+	int		 stopped;	/* the daemon refused the batch */
 	json_int_t	 seq;
-	struct batch_slot slots[BATCH_WINDOW];
 	struct batch_done *done;	/* argv order, when no stdin */
-	size_t		 ndone;
+	struct progress	 bar;
+};
+
+/* ping --every: one target's schedule. */
+struct watch_target {
+	const char	*item;
+	char		*id;		/* the schedule; NULL when gone */
+	char		*last_job;	/* the last result printed */
+	int64_t		 rounds;
+	int		 up;		/* the last result */
 };
 
 #define CMD_PROTO(f) static int f(struct jobctl *, const struct jobctl_cmd *, \
@@ -130,6 +187,8 @@ CMD_PROTO(cmd_types);
 CMD_PROTO(cmd_fetch);
 CMD_PROTO(cmd_download);
 CMD_PROTO(cmd_ping);
+CMD_PROTO(cmd_schedule);
+CMD_PROTO(cmd_metrics);
 CMD_PROTO(cmd_help);
 
 static const struct jobctl_cmd jobctl_cmds[] = {
@@ -139,8 +198,13 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	  "made absolute here first). Columns: chars (UTF-8 code points,\n"
 	  "as wc -m), lines (as wc -l), bytes, whether the file is valid\n"
 	  "UTF-8; a total line follows when there is more than one file.\n"
-	  "'-' reads file names from stdin, one per line.\n"
-	  "\nExample:\n  jobctl count /var/log/syslog notes.txt\n" },
+	  "'-' reads file names from stdin, one per line. Files from the\n"
+	  "arguments are listed in their order once all are counted, from\n"
+	  "stdin as they finish; a progress bar is shown on stderr when it\n"
+	  "is a terminal. -t SECS bounds the whole batch: files not counted\n"
+	  "by then end as timeout.\n"
+	  "\nExample:\n  jobctl count /var/log/syslog notes.txt\n"
+	  "  find /srv/logs -name '*.log' | jobctl -t 10m count -\n" },
 	{ "squares", cmd_squares, "FROM TO [--values]",
 	  "Sum the squares of the integers FROM..TO (inclusive)",
 	  "Options:\n"
@@ -187,9 +251,19 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	  "  --type T    only jobs of type T\n"
 	  "  --limit N   at most N jobs\n"
 	  "\nExample:\n  jobctl list --state failed --limit 20\n" },
-	{ "status", cmd_status, "",
+	{ "status", cmd_status, "[--watch [--interval DUR] [--count N]]",
 	  "Show the daemon's pools, queues and counters",
-	  "\nExample:\n  jobctl status\n" },
+	  "Without --watch, everything daemon.status says, once. With\n"
+	  "--watch, a compact view (pools, queues, job counters, latency\n"
+	  "p50/p99 per class, schedules) refreshed every interval: redrawn\n"
+	  "in place on a terminal, else one block per interval; until\n"
+	  "interrupted, or N views with --count.\n"
+	  "\nOptions:\n"
+	  "  -w, --watch          refresh until interrupted\n"
+	  "  -i, --interval DUR   between views (default 1s; 500ms, 2s, 1m)\n"
+	  "  -n, --count N        stop after N views\n"
+	  "\nExamples:\n  jobctl status\n"
+	  "  jobctl status --watch --interval 2s\n" },
 	{ "types", cmd_types, "[TYPE...]",
 	  "List the job types, or describe the arguments of some",
 	  "\nExamples:\n  jobctl types\n  jobctl types fetch\n" },
@@ -198,7 +272,10 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	  "URLs come from the arguments, or from stdin ('-', or none given\n"
 	  "and stdin is not a terminal), one per line; blank lines and lines\n"
 	  "starting with # are skipped. Results from stdin are printed as\n"
-	  "they finish. HTTP error statuses are results, not failures.\n"
+	  "they finish, from the arguments in their order once all are done\n"
+	  "(--json: every record as it finishes). HTTP error statuses are\n"
+	  "results, not failures. A progress bar is shown on stderr when it\n"
+	  "is a terminal; -t SECS bounds the whole batch.\n"
 	  "\nExamples:\n"
 	  "  jobctl fetch https://example.org/\n"
 	  "  jobctl --json fetch < urls.txt\n" },
@@ -211,13 +288,53 @@ static const struct jobctl_cmd jobctl_cmds[] = {
 	  "URLs may come from stdin as for fetch.\n"
 	  "\nExample:\n  jobctl download -o kernel.tar.xz https://example.org/"
 	  "linux.tar.xz\n" },
-	{ "ping", cmd_ping, "URL|HOST:PORT...|-",
-	  "Check whether each target is up",
+	{ "ping", cmd_ping, "[--every DUR [options]] URL|HOST:PORT...|-",
+	  "Check whether each target is up, once or every DUR",
 	  "A URL is checked over HTTP (HEAD, else GET), HOST:PORT (or\n"
 	  "[ADDR]:PORT) by a TCP connect. The exit status is 0 only if every\n"
 	  "target is up. Targets may come from stdin as for fetch.\n"
+	  "\nWith --every, the daemon checks each target on a schedule and\n"
+	  "jobctl prints a line per target for each check, until SIGINT or\n"
+	  "SIGTERM (or --count rounds, or -t), then removes its schedules.\n"
+	  "AVAIL is the target's state, which changes only after\n"
+	  "--flip-after checks in a row agree; UP% is over the last --keep.\n"
+	  "The exit status is then 0 if every target's last check was up.\n"
+	  "\nOptions:\n"
+	  "  --every DUR        check every DUR (at least 100ms; 5s, 1m)\n"
+	  "  --jitter DUR       add up to DUR at random to each delay\n"
+	  "  --keep N           results kept for UP% (default 10)\n"
+	  "  --flip-after N     agreeing checks before AVAIL changes\n"
+	  "                     (default 1)\n"
+	  "  --count N          stop after N checks of every target\n"
 	  "\nExamples:\n"
-	  "  jobctl ping https://example.org/ db.internal:5432\n" },
+	  "  jobctl ping https://example.org/ db.internal:5432\n"
+	  "  jobctl ping --every 5s --flip-after 3 https://example.org/\n" },
+	{ "schedule", cmd_schedule, "add|list|get|rm ...",
+	  "Run jobs on a period, and see how they went",
+	  "  schedule add [--every DUR] [--jitter DUR] [--keep N]\n"
+	  "      [--flip-after N] [--priority N] [--tag TAG] [--class C]\n"
+	  "      [--timeout-ms N] TYPE [key=value...] | -\n"
+	  "        run a job every DUR (default 1m) plus up to --jitter;\n"
+	  "        keep the last N results (default 10); arguments as for\n"
+	  "        submit. Prints the schedule's id.\n"
+	  "  schedule list\n"
+	  "        every schedule: period, runs, and for ping jobs the\n"
+	  "        availability (state, up ratio, last latency, since)\n"
+	  "  schedule get ID\n"
+	  "        one schedule and its kept results, oldest first\n"
+	  "  schedule rm ID...\n"
+	  "        remove schedules (a run already started goes on)\n"
+	  "\nExamples:\n"
+	  "  jobctl schedule add --every 30s --keep 120 ping "
+	  "url=https://example.org/\n"
+	  "  jobctl schedule add --every 1h charcount path=/var/log/syslog\n"
+	  "  jobctl schedule list\n"
+	  "  jobctl schedule get sched-1\n"
+	  "  jobctl schedule rm sched-1\n" },
+	{ "metrics", cmd_metrics, "",
+	  "Print the daemon's metrics in the Prometheus text format",
+	  "The text of daemon.metrics, as is (--json: {\"text\": ...}).\n"
+	  "\nExample:\n  jobctl metrics | grep jobd_queue_depth\n" },
 	{ "help", cmd_help, "[COMMAND]",
 	  "Show the help, or a command's",
 	  "\nExample:\n  jobctl help submit\n" },
@@ -247,7 +364,13 @@ jobctl_help(FILE *fp)
 	for (i = 0; i < jobctl_ncmds; i++) {
 		snprintf(left, sizeof left, "%s %s", jobctl_cmds[i].name,
 		    jobctl_cmds[i].synopsis);
-		fprintf(fp, "  %-34s %s\n", left, jobctl_cmds[i].summary);
+		/* A long synopsis gets a line of its own. */
+		if (strlen(left) > 34)
+			fprintf(fp, "  %s\n  %-34s %s\n", left, "",
+			    jobctl_cmds[i].summary);
+		else
+			fprintf(fp, "  %-34s %s\n", left,
+			    jobctl_cmds[i].summary);
 	}
 	fprintf(fp, "\nOptions:\n"
 	    "  -s, --socket PATH   the daemon's socket (default $JOBD_SOCKET, "
@@ -350,15 +473,14 @@ jobctl_remaining(const struct jobctl *j)
 	return (int)((deadline - now + 999) / 1000);
 }
 
-/* The connection, made on first use; exits 3 if jobd is not there. */
+/* A new connection; exits 3 if jobd is not there. */
 static struct client *
-jobctl_connect(struct jobctl *j)
+jobctl_connect_new(struct jobctl *j)
 {
-	char	*err = NULL;
+	struct client	*c;
+	char		*err = NULL;
 
-	if (j->client != NULL)
-		return j->client;
-	if ((j->client = client_connect(j->socket, &err)) == NULL) {
+	if ((c = client_connect(j->socket, &err)) == NULL) {
 		fflush(stdout);
 		fprintf(stderr, "jobctl: %s%s\n", err != NULL ? err :
 		    "cannot connect", strncmp(err != NULL ? err : "",
@@ -366,6 +488,15 @@ jobctl_connect(struct jobctl *j)
 		free(err);
 		exit(EXIT_NODAEMON);
 	}
+	return c;
+}
+
+/* The connection, made on first use; exits 3 if jobd is not there. */
+static struct client *
+jobctl_connect(struct jobctl *j)
+{
+	if (j->client == NULL)
+		j->client = jobctl_connect_new(j);
 	return j->client;
 }
 
@@ -748,38 +879,93 @@ jobctl_getopt(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 	return optind;
 }
 
-/* Take the next item: an argument, or a line of stdin for "-". */
+/*
+ * The next line of stdin, or NULL: at its end (b->ieof), or, unless
+ * wait, when no whole line can be read without blocking. stdin is read
+ * with read(2), not stdio, so that what is buffered is known.
+ */
 static char *
-jobctl_batch_next(struct batch *b)
+jobctl_stdin_line(struct batch *b, int wait)
 {
-	ssize_t	 n;
+	struct pollfd	 pfd;
+	char		*nl, *line;
+	ssize_t		 n;
+
+	for (;;) {
+		nl = memchr(b->ibuf + b->ipos, '\n', b->ilen - b->ipos);
+		if (nl != NULL || (b->ieof && b->ipos < b->ilen)) {
+			if (nl == NULL)
+				nl = b->ibuf + b->ilen;
+			*nl = '\0';
+			line = b->ibuf + b->ipos;
+			b->ipos = (size_t)(nl - b->ibuf) + (nl < b->ibuf +
+			    b->ilen ? 1 : 0);
+			if (b->ipos > b->ilen)
+				b->ipos = b->ilen;
+			return line;
+		}
+		if (b->ieof)
+			return NULL;
+		if (!wait) {
+			pfd.fd = STDIN_FILENO;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 0) < 1)
+				return NULL;
+		}
+		/* Keep the unread part at the start, with room to read. */
+		memmove(b->ibuf, b->ibuf + b->ipos, b->ilen - b->ipos);
+		b->ilen -= b->ipos;
+		b->ipos = 0;
+		if (b->isize - b->ilen < 4096) {
+			b->isize = b->isize == 0 ? 65536 : b->isize * 2;
+			b->ibuf = xreallocarray(b->ibuf, b->isize + 1, 1);
+		}
+		n = read(STDIN_FILENO, b->ibuf + b->ilen, b->isize - b->ilen);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1) {
+			fprintf(stderr, "jobctl: stdin: %s\n", strerror(errno));
+			jobctl_fail(b->j, EXIT_NOTDONE);
+		}
+		if (n <= 0)
+			b->ieof = 1;
+		else
+			b->ilen += (size_t)n;
+	}
+}
+
+/*
+ * Take the next item: an argument, or a line of stdin for "-" (blank
+ * lines and comments skipped). NULL with b->eof set at the end; NULL
+ * without it when !wait and stdin has no line ready.
+ */
+static char *
+jobctl_batch_next(struct batch *b, int wait)
+{
 	char	*p, *s;
 
 	for (;;) {
 		if (b->in_stdin) {
-			n = getline(&b->line, &b->linesize, stdin);
-			if (n == -1) {
-				if (ferror(stdin)) {
-					fprintf(stderr, "jobctl: stdin: %s\n",
-					    strerror(errno));
-					jobctl_fail(b->j, EXIT_NOTDONE);
-				}
+			if ((p = jobctl_stdin_line(b, wait)) == NULL) {
+				if (!b->ieof)
+					return NULL;
 				b->in_stdin = 0;
 				continue;
 			}
-			p = b->line;
 			while (*p == ' ' || *p == '\t')
 				p++;
 			s = p + strlen(p);
-			while (s > p && (s[-1] == '\n' || s[-1] == '\r' ||
-			    s[-1] == ' ' || s[-1] == '\t'))
+			while (s > p && (s[-1] == '\r' || s[-1] == ' ' ||
+			    s[-1] == '\t'))
 				*--s = '\0';
 			if (*p == '\0' || *p == '#')
 				continue;
 			return xstrdup(p);
 		}
-		if (b->argi >= b->argc)
+		if (b->argi >= b->argc) {
+			b->eof = 1;
 			return NULL;
+		}
 		if (strcmp(b->argv[b->argi], "-") == 0) {
 			b->argi++;
 			b->in_stdin = 1;
@@ -789,26 +975,99 @@ jobctl_batch_next(struct batch *b)
 	}
 }
 
-/* Send (or send again) a slot's job.submit with a fresh id. */
-static void
-jobctl_batch_send(struct batch *b, struct batch_slot *s)
+/* Terminal width of stderr, 80 when it cannot be told. */
+static int
+jobctl_progress_cols(void)
 {
-	struct client	*c = b->j->client;
-	json_t		*req;
+	struct winsize	 ws;
 
-	s->id = BATCH_ID_BASE + ++b->seq * BATCH_WINDOW + (s - b->slots);
-	s->retry_at = 0;
-	req = json_pack("{s:s, s:I, s:s, s:O}", "jsonrpc", "2.0", "id", s->id,
-	    "method", "job.submit", "params", s->params);
-	if (client_send(c, req) == -1)
-		jobctl_lost(b->j, errno, (size_t)b->busy);
-	json_decref(req);
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == -1 || ws.ws_col < 20)
+		return 80;
+	return ws.ws_col;
+}
+
+/* "1:05" or "2:01:05". */
+static void
+jobctl_progress_eta(char *buf, size_t len, double s)
+{
+	uint64_t	 t = s > 0 ? (uint64_t)(s + 0.5) : 0;
+
+	if (t >= 3600)
+		snprintf(buf, len, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64,
+		    t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 ":%02" PRIu64, t / 60, t % 60);
+}
+
+/* Take the bar off the screen, before other output or at the end. */
+static void
+jobctl_progress_erase(struct progress *p)
+{
+	if (!p->shown)
+		return;
+	fflush(stdout);
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	p->shown = 0;
+	p->dirty = 1;
+}
+
+/*
+ * Draw "[#####.....]  done/total  pct  rate/s  ETA m:ss" on stderr, at
+ * most every PROGRESS_MS; the total is "n+" while stdin is still read.
+ */
+static void
+jobctl_progress_draw(struct batch *b)
+{
+	struct progress	*p = &b->bar;
+	uint64_t	 now = now_mono_us();
+	double		 el, rate, frac;
+	char		 text[160], eta[32], bar[256];
+	int		 cols, w, fill, known = b->eof && b->qhead == b->qlen;
+
+	if (!p->on || (!p->dirty && now - p->last < 1000000) ||
+	    now - p->last < PROGRESS_MS * 1000 || b->nitems == 0)
+		return;
+	el = (double)(now - p->start) / 1e6;
+	rate = el > 0 ? (double)b->nreported / el : 0;
+	frac = (double)b->nreported / (double)b->nitems;
+	if (known && rate > 0 && b->nreported < b->nitems)
+		jobctl_progress_eta(eta, sizeof eta,
+		    (double)(b->nitems - b->nreported) / rate);
+	else
+		snprintf(eta, sizeof eta, "-:--");
+	if (known)
+		snprintf(text, sizeof text, "  %zu/%zu  %3.0f%%  %.*f/s  "
+		    "ETA %s", b->nreported, b->nitems, frac * 100,
+		    rate < 10 ? 1 : 0, rate, eta);
+	else
+		snprintf(text, sizeof text, "  %zu/%zu+  %.*f/s", b->nreported,
+		    b->nitems, rate < 10 ? 1 : 0, rate);
+	cols = jobctl_progress_cols();
+	w = cols - 1 - (int)strlen(text) - 2;
+	if (w > (int)sizeof bar - 1)
+		w = (int)sizeof bar - 1;
+	fflush(stdout);
+	if (w >= 10 && known) {
+		fill = (int)(frac * w);
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(w - fill));
+		bar[w] = '\0';
+		fprintf(stderr, "\r[%s]%s\033[K", bar, text);
+	} else
+		fprintf(stderr, "\r%.*s\033[K", cols - 1, text + 2);
+	fflush(stderr);
+	p->shown = 1;
+	p->dirty = 0;
+	p->last = now;
 }
 
 /* Report a finished item now, or keep it for argument order. */
 static void
 jobctl_batch_finish(struct batch *b, size_t index, char *item, json_t *record)
 {
+	b->nreported++;
+	b->bar.dirty = 1;
 	if (b->done != NULL) {
 		b->done[index].item = item;
 		b->done[index].record = json_incref(record);
@@ -817,63 +1076,318 @@ jobctl_batch_finish(struct batch *b, size_t index, char *item, json_t *record)
 	if (record != NULL) {
 		if (!jobctl_is_done(record))
 			jobctl_fail(b->j, EXIT_NOTDONE);
+		/* Output on the bar's terminal line would be garbled. */
+		if (isatty(STDOUT_FILENO) || !jobctl_is_done(record))
+			jobctl_progress_erase(&b->bar);
 		b->report(b, item, record);
 	}
 	free(item);
 }
 
-/* Free a slot. */
+/* Free what an item holds. */
 static void
-jobctl_batch_release(struct batch *b, struct batch_slot *s)
+jobctl_batch_item_free(struct batch_item *it)
 {
-	json_decref(s->params);
-	memset(s, 0, sizeof *s);
+	free(it->item);
+	json_decref(it->args);
+	memset(it, 0, sizeof *it);
+}
+
+/* Put items first in the queue, to be sent before anything else. */
+static void
+jobctl_batch_requeue(struct batch *b, const struct batch_item *items,
+    size_t n)
+{
+	struct batch_item	*q;
+	size_t			 rest = b->qlen - b->qhead;
+
+	q = xreallocarray(NULL, n + rest + 1, sizeof *q);
+	memcpy(q, items, n * sizeof *q);
+	if (rest > 0)
+		memcpy(q + n, b->queue + b->qhead, rest * sizeof *q);
+	free(b->queue);
+	b->queue = q;
+	b->qhead = 0;
+	b->qlen = n + rest;
+}
+
+/* Read the next item into the queue; 0 if there is none (now). */
+static int
+jobctl_batch_read(struct batch *b, int wait)
+{
+	struct batch_item	 it;
+	json_t			*args;
+	char			*item;
+	size_t			 index;
+
+	for (;;) {
+		if ((item = jobctl_batch_next(b, wait)) == NULL)
+			return 0;
+		index = b->nitems++;
+		if ((args = b->args(b, item)) != NULL)
+			break;
+		jobctl_fail(b->j, EXIT_NOTDONE);
+		jobctl_batch_finish(b, index, item, NULL);
+	}
+	memset(&it, 0, sizeof it);
+	it.item = item;
+	it.args = args;
+	it.index = index;
+	it.size = json_dumpb(args, NULL, 0, JSON_COMPACT) + 1;
+	if (b->qhead == b->qlen)
+		b->qhead = b->qlen = 0;
+	b->queue = xreallocarray(b->queue, b->qlen + 1, sizeof *b->queue);
+	b->queue[b->qlen++] = it;
+	return 1;
+}
+
+/*
+ * Fill a map with the next items: at most BATCH_CHUNK, and no more bytes
+ * than chunk_bytes unless one item alone is larger. Waits for stdin only
+ * for a first item while no map is in flight: a slow writer's lines go
+ * out as they come, a file's in full maps. 0 if there is none (now).
+ */
+static size_t
+jobctl_batch_fill(struct batch *b, struct batch_map *m)
+{
+	struct batch_item	*it;
+
+	if (m->items == NULL) {
+		m->items = xcalloc(BATCH_CHUNK, sizeof *m->items);
+		m->seen = xcalloc(BATCH_CHUNK, 1);
+	}
+	m->n = 0;
+	m->bytes = 0;
+	while (m->n < BATCH_CHUNK) {
+		if (b->qhead == b->qlen && (b->eof || !jobctl_batch_read(b,
+		    m->n == 0 && b->busy == 0)))
+			break;
+		it = &b->queue[b->qhead];
+		if (m->n > 0 && m->bytes + it->size > b->chunk_bytes)
+			break;
+		m->bytes += it->size;
+		m->seen[m->n] = 0;
+		m->items[m->n++] = *it;
+		b->qhead++;
+	}
+	if (b->qhead == b->qlen)
+		b->qhead = b->qlen = 0;
+	return m->n;
+}
+
+/* Send a map's items as one job.map; -1 if the connection failed. */
+static int
+jobctl_batch_send(struct batch *b, struct batch_map *m)
+{
+	json_t	*items, *params, *req;
+	size_t	 i;
+	int	 rv, left;
+
+	items = json_array();
+	for (i = 0; i < m->n; i++)
+		json_array_append(items, m->items[i].args);
+	params = json_pack("{s:s, s:o, s:b, s:b, s:b, s:b}", "type", b->type,
+	    "items", items, "ordered", 1, "stream", 1, "progress", 1,
+	    /* Interrupting jobctl stops the batch, as ^C stops pool.map. */
+	    "cancel_on_disconnect", 1);
+	/*
+	 * -t bounds the whole batch: what is left of it bounds this map
+	 * (up to the 7 days a map's timeout may be).
+	 */
+	if ((left = jobctl_remaining(b->j)) >= 0 && left <= MAP_MAX_TIMEOUT_MS)
+		json_object_set_new(params, "timeout_ms",
+		    json_integer(left > 0 ? left : 1));
+	if (m->client == NULL)
+		m->client = jobctl_connect_new(b->j);
+	m->id = BATCH_ID_BASE + ++b->seq;
+	req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", m->id,
+	    "method", "job.map", "params", params);
+	rv = client_send(m->client, req);
+	json_decref(req);
+	b->busy++;
+	return rv;
+}
+
+/* Release a map's items once it is answered. */
+static void
+jobctl_batch_idle(struct batch *b, struct batch_map *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		jobctl_batch_item_free(&m->items[i]);
+	m->n = 0;
+	m->id = 0;
 	b->busy--;
 }
 
-/* Handle one response line. */
+/* Report one item's record, once. */
 static void
-jobctl_batch_response(struct batch *b, json_t *msg)
+jobctl_batch_record(struct batch *b, struct batch_map *m, size_t i,
+    json_t *record)
 {
-	struct batch_slot	*s;
-	json_t			*id, *error, *result, *data;
-	json_int_t		 n, after;
+	struct batch_item	*it = &m->items[i];
+	char			*item;
 
-	id = json_object_get(msg, "id");
-	if (!json_is_integer(id))
-		return;		/* a notification, not ours */
-	n = json_integer_value(id);
-	if (n < BATCH_ID_BASE)
+	if (m->seen[i])
 		return;
-	s = &b->slots[(n - BATCH_ID_BASE) % BATCH_WINDOW];
-	if (s->id != n || s->retry_at != 0)
+	m->seen[i] = 1;
+	/* The index among all items, not within this map. */
+	json_object_set_new(record, "index", json_integer((json_int_t)
+	    it->index));
+	/* Records of items that never became jobs have no args. */
+	if (json_object_get(record, "args") == NULL)
+		json_object_set(record, "args", it->args);
+	item = it->item;
+	it->item = NULL;
+	jobctl_batch_finish(b, it->index, item, record);
+}
+
+/*
+ * The daemon refused a map. A request over max_request_bytes (the
+ * daemon then hangs up) goes again in smaller maps; otherwise every
+ * item of the map is reported failed and no more maps are sent.
+ */
+static void
+jobctl_batch_refused(struct batch *b, struct batch_map *m,
+    const json_t *error)
+{
+	size_t	 i;
+
+	if (json_integer_value(json_object_get(error, "code")) ==
+	    RPC_TOO_LARGE && m->n > 1) {
+		b->chunk_bytes = m->bytes / 2 > BATCH_MIN_BYTES ?
+		    m->bytes / 2 : BATCH_MIN_BYTES;
+		jobctl_batch_requeue(b, m->items, m->n);
+		memset(m->items, 0, m->n * sizeof *m->items);
+		m->n = 0;
+		client_close(m->client);
+		m->client = NULL;
+		jobctl_batch_idle(b, m);
 		return;
-	if ((error = json_object_get(msg, "error")) != NULL) {
-		if (json_integer_value(json_object_get(error, "code")) ==
-		    RPC_OVERLOADED) {
-			/* Queue full: try again after the advised delay. */
-			data = json_object_get(error, "data");
-			after = json_integer_value(json_object_get(data,
-			    "retry_after_ms"));
-			if (after < 10)
-				after = 10;
-			if (after > 10000)
-				after = 10000;
-			s->retry_at = now_mono_us() + (uint64_t)after * 1000;
-			return;
+	}
+	jobctl_progress_erase(&b->bar);
+	if (!b->stopped)
+		jobctl_rpc_error(m->n == 1 ? m->items[0].item : b->type, error);
+	b->stopped = 1;
+	jobctl_fail(b->j, EXIT_NOTDONE);
+	for (i = 0; i < m->n; i++) {
+		if (!m->seen[i]) {
+			m->seen[i] = 1;
+			jobctl_batch_finish(b, m->items[i].index,
+			    m->items[i].item, NULL);
+			m->items[i].item = NULL;
 		}
-		jobctl_rpc_error(s->item, error);
-		jobctl_fail(b->j, EXIT_NOTDONE);
-		jobctl_batch_finish(b, s->index, s->item, NULL);
-	} else if (!json_is_object(result = json_object_get(msg, "result"))) {
-		fprintf(stderr, "jobctl: %s: response without a result\n",
-		    s->item);
-		jobctl_fail(b->j, EXIT_NOTDONE);
-		jobctl_batch_finish(b, s->index, s->item, NULL);
-	} else
-		jobctl_batch_finish(b, s->index, s->item, result);
-	s->item = NULL;
-	jobctl_batch_release(b, s);
+	}
+	if (json_integer_value(json_object_get(error, "code")) ==
+	    RPC_TOO_LARGE) {
+		client_close(m->client);
+		m->client = NULL;
+	}
+	jobctl_batch_idle(b, m);
+}
+
+/* The map's answer: records of the items not streamed (none, normally). */
+static void
+jobctl_batch_answer(struct batch *b, struct batch_map *m, json_t *msg)
+{
+	json_t	*error, *results, *rec;
+	size_t	 i;
+
+	if ((error = json_object_get(msg, "error")) != NULL) {
+		jobctl_batch_refused(b, m, error);
+		return;
+	}
+	results = json_object_get(json_object_get(msg, "result"), "results");
+	for (i = 0; i < m->n; i++) {
+		if (m->seen[i])
+			continue;
+		rec = json_array_get(results, i);
+		if (json_is_object(rec))
+			jobctl_batch_record(b, m, i, rec);
+		else {
+			jobctl_progress_erase(&b->bar);
+			fprintf(stderr, "jobctl: %s: no record in the answer\n",
+			    m->items[i].item);
+			jobctl_fail(b->j, EXIT_NOTDONE);
+			m->seen[i] = 1;
+			jobctl_batch_finish(b, m->items[i].index,
+			    m->items[i].item, NULL);
+			m->items[i].item = NULL;
+		}
+	}
+	jobctl_batch_idle(b, m);
+}
+
+/* Handle one message of a map's connection. */
+static void
+jobctl_batch_message(struct batch *b, struct batch_map *m, json_t *msg)
+{
+	const char	*method;
+	json_t		*params, *id, *index;
+	json_int_t	 i;
+
+	if ((method = json_string_value(json_object_get(msg, "method")))
+	    != NULL) {
+		params = json_object_get(msg, "params");
+		if (strcmp(method, "job.done") == 0 && json_is_object(params)) {
+			index = json_object_get(params, "index");
+			i = json_integer_value(index);
+			if (json_is_integer(index) && i >= 0 &&
+			    (size_t)i < m->n)
+				jobctl_batch_record(b, m, (size_t)i, params);
+		} else if (strcmp(method, "job.progress") == 0)
+			b->bar.dirty = 1;
+		return;
+	}
+	id = json_object_get(msg, "id");
+	if (m->id != 0 && ((json_is_integer(id) &&
+	    json_integer_value(id) == m->id) || (json_is_null(id) &&
+	    json_object_get(msg, "error") != NULL)))
+		jobctl_batch_answer(b, m, msg);
+}
+
+/* A map's connection failed: its answer may still be there to read. */
+static void
+jobctl_batch_broken(struct batch *b, struct batch_map *m, int saved_errno)
+{
+	json_t	*msg;
+
+	while (m->id != 0 && (msg = client_recv(m->client, 1000)) != NULL) {
+		jobctl_batch_message(b, m, msg);
+		json_decref(msg);
+	}
+	if (m->id != 0) {
+		jobctl_progress_erase(&b->bar);
+		jobctl_lost(b->j, saved_errno, (size_t)(b->nitems -
+		    b->nreported));
+	}
+}
+
+/* Read every message waiting on the maps' connections; how many. */
+static int
+jobctl_batch_drain(struct batch *b)
+{
+	struct batch_map	*m;
+	json_t			*msg;
+	int			 n = 0, saved;
+
+	for (m = b->maps; m < b->maps + BATCH_MAPS; m++) {
+		while (m->id != 0) {
+			if ((msg = client_recv(m->client, 0)) == NULL) {
+				saved = errno;
+				if (saved != ETIMEDOUT)
+					jobctl_batch_broken(b, m, saved);
+				break;
+			}
+			jobctl_batch_message(b, m, msg);
+			json_decref(msg);
+			n++;
+			if (ferror(stdout))
+				return n;
+		}
+	}
+	return n;
 }
 
 /* Report the items kept for argument order. */
@@ -896,107 +1410,125 @@ jobctl_batch_flush(struct batch *b)
 }
 
 /*
- * Run one job per item with at most BATCH_WINDOW in flight. Items from
- * the arguments are reported in their order once all are done; items
- * from stdin as they finish. When -t runs out, the unfinished ones are
- * counted on stderr and the status is 1.
+ * Run every item through job.map, BATCH_MAPS maps at a time. Items from
+ * the arguments are reported in their order once all are done (--json:
+ * as they finish); items from stdin as they finish. -t becomes the maps'
+ * timeout, so items unfinished by then end as timeout.
  */
 static void
 jobctl_batch_run(struct batch *b, char **argv, int argc)
 {
-	struct batch_slot	*s;
-	struct client		*c;
-	json_t			*args, *params, *msg;
-	char			*item;
-	uint64_t		 now, next;
-	int			 i, timeout, left, saved;
+	struct pollfd		 pfd[BATCH_MAPS + 1];
+	struct batch_map	*m;
+	uint64_t		 deadline = 0, now;
+	int			 i, n, wait_ms, left, idle;
 
 	b->argv = argv;
 	b->argc = argc;
 	b->done = NULL;
+	b->chunk_bytes = BATCH_CHUNK_BYTES;
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)
 			break;
 	}
-	if (i == argc && argc > 0)
+	if (i == argc && argc > 0 && !b->j->json)
 		b->done = xcalloc((size_t)argc, sizeof *b->done);
-	c = jobctl_connect(b->j);
+	b->bar.on = isatty(STDERR_FILENO);
+	b->bar.start = b->bar.last = now_mono_us();
+	if (b->j->timeout_s > 0)
+		deadline = b->j->start + (uint64_t)(b->j->timeout_s * 1e6) +
+		    (uint64_t)BATCH_GRACE_MS * 1000;
+	/* Fail now, not after reading stdin, when jobd is not there. */
+	b->maps[0].client = jobctl_connect_new(b->j);
 
 	for (;;) {
-		/* Fill the window. */
-		while (!b->eof && b->busy < BATCH_WINDOW) {
-			if ((item = jobctl_batch_next(b)) == NULL) {
-				b->eof = 1;
+		for (m = b->maps; m < b->maps + BATCH_MAPS && !b->stopped;
+		    m++) {
+			if (m->id != 0)
+				continue;
+			if (b->eof && b->qhead == b->qlen)
+				break;
+			if (jobctl_remaining(b->j) == 0) {
+				b->expired = 1;
 				break;
 			}
-			if ((args = b->args(b, item)) == NULL) {
-				jobctl_fail(b->j, EXIT_NOTDONE);
-				jobctl_batch_finish(b, b->nitems++, item, NULL);
+			if (jobctl_batch_fill(b, m) == 0)
+				break;
+			if (jobctl_batch_send(b, m) == -1)
+				jobctl_batch_broken(b, m, errno);
+		}
+		if (b->busy == 0)
+			break;
+		if (jobctl_batch_drain(b) > 0) {
+			if (ferror(stdout))
+				break;		/* the reader went away */
+			jobctl_progress_draw(b);
+			continue;
+		}
+		jobctl_progress_draw(b);
+		/* Results reach a pipe as they come, not at the end. */
+		fflush(stdout);
+
+		wait_ms = -1;
+		if (deadline != 0) {
+			now = now_mono_us();
+			if (now >= deadline) {
+				jobctl_progress_erase(&b->bar);
+				jobctl_lost(b->j, ETIMEDOUT,
+				    (size_t)(b->nitems - b->nreported));
+			}
+			left = (int)((deadline - now) / 1000 + 1);
+			wait_ms = left;
+		}
+		if (b->bar.on && (wait_ms == -1 || wait_ms > PROGRESS_MS))
+			wait_ms = PROGRESS_MS;
+		for (n = idle = 0, m = b->maps; m < b->maps + BATCH_MAPS;
+		    m++) {
+			if (m->id == 0) {
+				idle = 1;
 				continue;
 			}
-			params = json_pack("{s:s, s:o, s:b}", "type", b->type,
-			    "args", args, "wait", 1);
-			for (s = b->slots; s->id != 0; s++)
-				;
-			s->index = b->nitems++;
-			s->item = item;
-			s->params = params;
-			b->busy++;
-			jobctl_batch_send(b, s);
+			pfd[n].fd = client_fd(m->client);
+			pfd[n].events = POLLIN;
+			pfd[n++].revents = 0;
 		}
-		if (b->eof && b->busy == 0)
-			break;
-
-		/* Resend what the daemon was too busy to take. */
-		now = now_mono_us();
-		next = 0;
-		for (s = b->slots; s < b->slots + BATCH_WINDOW; s++) {
-			if (s->id == 0 || s->retry_at == 0)
-				continue;
-			if (s->retry_at <= now)
-				jobctl_batch_send(b, s);
-			else if (next == 0 || s->retry_at < next)
-				next = s->retry_at;
+		/* Lines that come while a map runs make the next one. */
+		if (idle && b->in_stdin && !b->ieof && !b->stopped &&
+		    !b->expired) {
+			pfd[n].fd = STDIN_FILENO;
+			pfd[n].events = POLLIN;
+			pfd[n++].revents = 0;
 		}
-
-		timeout = left = jobctl_remaining(b->j);
-		if (left == 0)
-			break;
-		if (next != 0 && (timeout == -1 ||
-		    (next - now) / 1000 + 1 < (uint64_t)timeout))
-			timeout = (int)((next - now) / 1000 + 1);
-		if ((msg = client_recv(c, timeout)) == NULL) {
-			saved = errno;
-			if (saved == ETIMEDOUT && timeout != left)
-				continue;	/* a retry is due */
-			if (saved != ETIMEDOUT)
-				jobctl_lost(b->j, saved, (size_t)b->busy);
-			break;
-		}
-		jobctl_batch_response(b, msg);
-		json_decref(msg);
-		if (ferror(stdout))
-			break;		/* the reader went away */
+		if (poll(pfd, (nfds_t)n, wait_ms) == -1 && errno != EINTR)
+			fatal("%s: poll", __func__);
 	}
 
+	jobctl_progress_erase(&b->bar);
 	if (b->done != NULL)
 		jobctl_batch_flush(b);
-	free(b->line);
-	b->line = NULL;
-	if (!b->eof || b->busy > 0) {
+	free(b->ibuf);
+	b->ibuf = NULL;
+	if (b->expired) {
 		fflush(stdout);
-		if (!ferror(stdout))
-			fprintf(stderr, "jobctl: timed out after %gs, %d job%s "
-			    "unfinished\n", b->j->timeout_s, b->busy,
-			    b->busy == 1 ? "" : "s");
+		fprintf(stderr, "jobctl: timed out after %gs before every item "
+		    "was submitted\n", b->j->timeout_s);
 		jobctl_fail(b->j, EXIT_NOTDONE);
-		for (s = b->slots; s < b->slots + BATCH_WINDOW; s++) {
-			if (s->id != 0) {
-				free(s->item);
-				jobctl_batch_release(b, s);
-			}
-		}
 	}
+	for (i = 0; i < BATCH_MAPS; i++) {
+		m = &b->maps[i];
+		if (m->id != 0)
+			jobctl_batch_idle(b, m);
+		for (; m->n > 0; m->n--)
+			jobctl_batch_item_free(&m->items[m->n - 1]);
+		free(m->items);
+		free(m->seen);
+		client_close(m->client);
+		memset(m, 0, sizeof *m);
+	}
+	for (; b->qhead < b->qlen; b->qhead++)
+		jobctl_batch_item_free(&b->queue[b->qhead]);
+	free(b->queue);
+	b->queue = NULL;
 }
 
 /* Whether the items should come from stdin: none given, not a terminal. */
@@ -1606,22 +2138,235 @@ cmd_status_render(const json_t *o, int indent)
 	}
 }
 
-/* status: a compact view of daemon.status. */
+/* Print an object's scalar members as "key value" pairs. */
+static void
+cmd_status_pairs(const char *label, const json_t *o)
+{
+	const char	*k, *sep = "";
+	const json_t	*v;
+	char		 buf[64];
+
+	printf("%-11s", label);
+	json_object_foreach((json_t *)o, k, v) {
+		if (!json_is_object(v) && !json_is_array(v)) {
+			printf("%s%s %s", sep, k, jobctl_str(v, buf,
+			    sizeof buf));
+			sep = "  ";
+		}
+	}
+	putchar('\n');
+}
+
+/* A member as text, in its own buffer. */
+#define ST(o, k, b)	jobctl_str(json_object_get((o), (k)), (b), sizeof (b))
+
+/* The compact view of status --watch: one line per subject. */
+static void
+cmd_status_compact(const json_t *st)
+{
+	static const char *const wstates[] = { "busy", "idle", "starting",
+	    "down" };
+	const json_t	*pools, *io, *cpu, *w, *lat, *c, *sc;
+	const char	*k, *s, *label;
+	size_t		 i, n, cnt, other, nworkers;
+	char		 b1[64], b2[64], b3[64], b4[64], b5[64], now[32];
+	time_t		 t = time(NULL);
+	struct tm	 tm;
+
+	localtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
+	printf("jobd %s  pid %s  up %s  connections %s  maps %s%s  [%s]\n",
+	    ST(st, "version", b1), ST(st, "pid", b2),
+	    json_is_number(json_object_get(st, "uptime_s")) ?
+	    cmd_status_uptime(json_object_get(st, "uptime_s"), b3,
+	    sizeof b3) : "-", ST(st, "connections", b4), ST(st, "maps", b5),
+	    json_is_true(json_object_get(st, "draining")) ? "  DRAINING" : "",
+	    now);
+	cmd_status_pairs("queues", json_object_get(st, "queues"));
+	cmd_status_pairs("jobs", json_object_get(st, "jobs"));
+	cmd_status_pairs("totals", json_object_get(st, "totals"));
+
+	pools = json_object_get(st, "pools");
+	io = json_object_get(pools, "io");
+	printf("%-11sthreads %s  in flight %s/%s  completed %s\n", "io pool",
+	    ST(io, "threads", b1), ST(io, "in_flight", b2),
+	    ST(io, "max_transfers", b3), ST(io, "completed", b4));
+	cpu = json_object_get(pools, "cpu");
+	nworkers = json_array_size(json_object_get(cpu, "workers"));
+	printf("%-11sworkers %zu:", "cpu pool", nworkers);
+	other = nworkers;
+	for (n = 0; n < nitems(wstates); n++) {
+		cnt = 0;
+		json_array_foreach(json_object_get(cpu, "workers"), i, w) {
+			s = json_string_value(json_object_get(w, "state"));
+			if (s != NULL && strcmp(s, wstates[n]) == 0)
+				cnt++;
+		}
+		other -= cnt;
+		/* busy and idle always; the others when there are some. */
+		if (cnt > 0 || n < 2)
+			printf(" %s %zu", wstates[n], cnt);
+	}
+	if (other > 0)
+		printf(" other %zu", other);
+	printf("  tasks queued %s  restarts", ST(cpu, "tasks_queued", b1));
+	json_object_foreach(json_object_get(cpu, "restarts"), k, c)
+		printf(" %s %s", k, jobctl_str(c, b1, sizeof b1));
+	putchar('\n');
+
+	lat = json_object_get(json_object_get(st, "latency"), "class");
+	label = "latency";
+	json_object_foreach((json_t *)lat, k, c) {
+		printf("%-11s%-4s count %s", label, k, ST(c, "count", b1));
+		if (json_is_number(json_object_get(c, "p50_ms")))
+			printf("  p50 %s  p99 %s", jobctl_ms(json_object_get(c,
+			    "p50_ms"), b2, sizeof b2), jobctl_ms(
+			    json_object_get(c, "p99_ms"), b3, sizeof b3));
+		putchar('\n');
+		label = "";
+	}
+	sc = json_object_get(st, "schedules");
+	printf("%-11scount %s  up %s  down %s\n", "schedules",
+	    ST(sc, "count", b1), ST(sc, "up", b2), ST(sc, "down", b3));
+}
+#undef ST
+
+/* SIGINT or SIGTERM, once: a loop that watches should end cleanly. */
+static volatile sig_atomic_t jobctl_stop;
+
+static void
+jobctl_on_signal(int sig)
+{
+	jobctl_stop = sig;
+}
+
+/* Catch the first SIGINT/SIGTERM; a second one ends jobctl at once. */
+static void
+jobctl_catch_signals(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = jobctl_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Sleep until a mono time (us), or until a signal asks us to stop. */
+static void
+jobctl_sleep_until(uint64_t until)
+{
+	uint64_t	 now;
+
+	while (!jobctl_stop && (now = now_mono_us()) < until)
+		poll(NULL, 0, (int)((until - now) / 1000 + 1));
+}
+
+/* Parse a duration option into milliseconds, or exit 2. */
+static int64_t
+jobctl_dur_ms(const struct jobctl_cmd *cmd, const char *opt, const char *s)
+{
+	double	 secs;
+
+	if (jobctl_seconds(s, &secs) == -1)
+		jobctl_usage(cmd, "bad %s: %s", opt, s);
+	return (int64_t)llround(secs * 1000);
+}
+
+/* Parse a count option, at least min, or exit 2. */
+static int64_t
+jobctl_count_opt(const struct jobctl_cmd *cmd, const char *opt, const char *s,
+    int64_t min)
+{
+	int64_t	 n;
+
+	if (jobctl_int(s, min, INT_MAX, &n) == -1)
+		jobctl_usage(cmd, "bad %s: %s", opt, s);
+	return n;
+}
+
+/*
+ * status [--watch [--interval DUR] [--count N]]: daemon.status once, or
+ * a compact view again and again.
+ */
 static int
 cmd_status(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
     char **argv)
 {
-	json_t	*result;
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*result;
+	int64_t		 interval = 1000, count = 0, shown = 0;
+	uint64_t	 next;
+	int		 ch, watch = 0, tty, opts = 0;
 
-	if (jobctl_getopt(j, cmd, argc, argv) != argc)
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS "wi:n:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			watch = 1;
+			break;
+		case 'i':
+			interval = jobctl_dur_ms(cmd, "--interval", optarg);
+			opts = 1;
+			break;
+		case 'n':
+			count = jobctl_count_opt(cmd, "--count", optarg, 1);
+			opts = 1;
+			break;
+		default:
+			jobctl_common_opt(j, cmd, ch, argv);
+		}
+	}
+	if (optind != argc)
 		jobctl_usage(cmd, "unexpected argument %s", argv[optind]);
-	if ((result = jobctl_call(j, "daemon.status", NULL, NULL)) == NULL)
+	if (opts && !watch)
+		jobctl_usage(cmd, "--interval and --count go with --watch");
+	if (!watch) {
+		if ((result = jobctl_call(j, "daemon.status", NULL,
+		    NULL)) == NULL)
+			return 0;
+		if (j->json)
+			jobctl_json_line(result);
+		else
+			cmd_status_render(result, 0);
+		json_decref(result);
 		return 0;
-	if (j->json)
-		jobctl_json_line(result);
-	else
-		cmd_status_render(result, 0);
-	json_decref(result);
+	}
+
+	/* -t bounds a single call, not the watch. */
+	j->timeout_s = 0;
+	tty = isatty(STDOUT_FILENO);
+	jobctl_catch_signals();
+	for (next = now_mono_us(); !jobctl_stop; ) {
+		if ((result = jobctl_call(j, "daemon.status", NULL,
+		    NULL)) == NULL)
+			return 0;
+		if (j->json)
+			jobctl_json_line(result);
+		else {
+			if (tty)
+				fputs("\033[H\033[2J", stdout);
+			else if (shown > 0)
+				putchar('\n');
+			cmd_status_compact(result);
+		}
+		json_decref(result);
+		if (fflush(stdout) == EOF)
+			break;
+		if (++shown == count)
+			break;
+		next += (uint64_t)interval * 1000;
+		jobctl_sleep_until(next);
+	}
 	return 0;
 }
 
@@ -1949,34 +2694,671 @@ cmd_ping_report(struct batch *b, const char *item, json_t *record)
 	jobctl_table_row(t, cells);
 }
 
-/* ping URL|HOST:PORT...: is each target up. */
+/* The time of day of an RFC 3339 stamp: "23:30:05.787". */
+static const char *
+cmd_ping_time(const json_t *v, char *buf, size_t len)
+{
+	const char	*s = json_string_value(v), *t;
+
+	if (s == NULL || (t = strchr(s, 'T')) == NULL)
+		return "-";
+	snprintf(buf, len, "%.*s", (int)strcspn(t + 1, "Z+"), t + 1);
+	return buf;
+}
+
+/* ping --every: print one kept result of a target's schedule. */
+static void
+cmd_ping_watch_line(struct jobctl *j, struct table *t,
+    struct watch_target *w, const json_t *e, const json_t *av)
+{
+	const json_t	*r = json_object_get(e, "result");
+	const char	*cells[8], *state;
+	char		 tm[32], ms[32], st[32], ratio[16], err[512];
+	json_t		*line;
+	int		 done;
+
+	state = json_string_value(json_object_get(e, "state"));
+	done = state != NULL && strcmp(state, "done") == 0;
+	w->up = done && json_is_true(json_object_get(r, "up"));
+	if (j->json) {
+		line = json_deep_copy(e);
+		json_object_set_new(line, "schedule", json_string(w->id));
+		json_object_set_new(line, "target", json_string(w->item));
+		json_object_set(line, "availability", (json_t *)av);
+		jobctl_json_line(line);
+		json_decref(line);
+		return;
+	}
+	cells[0] = cmd_ping_time(json_object_get(e, "finished_at"), tm,
+	    sizeof tm);
+	cells[1] = !done ? (state != NULL ? state : "?") : w->up ? "up" :
+	    "down";
+	cells[2] = w->up ? jobctl_ms(json_object_get(r, "latency_ms"), ms,
+	    sizeof ms) : "-";
+	cells[3] = json_is_integer(json_object_get(r, "status")) ?
+	    jobctl_str(json_object_get(r, "status"), st, sizeof st) : "-";
+	cells[4] = json_is_string(json_object_get(av, "state")) ?
+	    json_string_value(json_object_get(av, "state")) : "-";
+	if (json_is_number(json_object_get(av, "up_ratio"))) {
+		snprintf(ratio, sizeof ratio, "%.0f%%", 100 *
+		    json_number_value(json_object_get(av, "up_ratio")));
+		cells[5] = ratio;
+	} else
+		cells[5] = "-";
+	cells[6] = w->item;
+	if (w->up)
+		cells[7] = "";
+	else if (done)
+		cells[7] = cmd_ping_error(json_object_get(r, "error"), err,
+		    sizeof err);
+	else
+		cells[7] = cmd_ping_error(json_object_get(e, "error"), err,
+		    sizeof err);
+	jobctl_table_row(t, cells);
+}
+
+/* ping --every: print a target's results newer than the last printed. */
+static void
+cmd_ping_watch_poll(struct jobctl *j, struct table *t,
+    struct watch_target *w, int64_t count)
+{
+	json_t		*res, *results, *e, *av;
+	const char	*job;
+	size_t		 i, first = 0;
+
+	res = jobctl_call(j, "schedule.get", json_pack("{s:s}", "id", w->id),
+	    w->item);
+	if (res == NULL) {
+		/* Removed behind our back: nothing left to remove. */
+		free(w->id);
+		w->id = NULL;
+		return;
+	}
+	results = json_object_get(res, "results");
+	av = json_object_get(res, "availability");
+	/* Results after the last one printed (all, if it left the ring). */
+	if (w->last_job != NULL) {
+		json_array_foreach(results, i, e) {
+			job = json_string_value(json_object_get(e, "job"));
+			if (job != NULL && strcmp(job, w->last_job) == 0)
+				first = i + 1;
+		}
+	}
+	for (i = first; i < json_array_size(results); i++) {
+		if (count > 0 && w->rounds >= count)
+			break;
+		e = json_array_get(results, i);
+		if ((job = json_string_value(json_object_get(e, "job"))) ==
+		    NULL)
+			continue;
+		cmd_ping_watch_line(j, t, w, e, av);
+		free(w->last_job);
+		w->last_job = xstrdup(job);
+		w->rounds++;
+	}
+	json_decref(res);
+}
+
+/*
+ * ping --every DUR: one schedule per target; a line per check of each
+ * target until SIGINT/SIGTERM, -t or --count rounds; then the schedules
+ * are removed. Exit 0 if every target's last check was up.
+ */
+static int
+cmd_ping_watch(struct jobctl *j, char **targets, int n, json_t *sparams,
+    int64_t count)
+{
+	static const char *const head[] = { "TIME", "RESULT", "LATENCY",
+	    "STATUS", "AVAIL", "UP%", "TARGET", "ERROR" };
+	static const int widths[] = { 12, 6, 8, 6, 7, 4, 30, 0 };
+	struct watch_target	*w;
+	struct table		 t;
+	json_t			*params, *res;
+	int64_t			 every = json_integer_value(json_object_get(
+				     sparams, "every_ms"));
+	uint64_t		 deadline = 0, next;
+	int			 i, poll_ms, left, all, added;
+
+	if (j->timeout_s > 0)
+		deadline = j->start + (uint64_t)(j->timeout_s * 1e6);
+	/* -t ends the watch; the calls themselves wait as long as needed. */
+	j->timeout_s = 0;
+	poll_ms = (int)(every / 4);
+	if (poll_ms < 50)
+		poll_ms = 50;
+	if (poll_ms > WATCH_POLL_MAX_MS)
+		poll_ms = WATCH_POLL_MAX_MS;
+	w = xcalloc((size_t)n, sizeof *w);
+	jobctl_catch_signals();
+
+	for (i = 0; i < n && !jobctl_stop; i++) {
+		w[i].item = targets[i];
+		params = json_deep_copy(sparams);
+		json_object_set_new(params, "job", json_pack("{s:s, s:o}",
+		    "type", "ping", "args", cmd_ping_target(targets[i])));
+		if ((res = jobctl_call(j, "schedule.add", params,
+		    targets[i])) == NULL)
+			break;
+		if (json_is_string(json_object_get(res, "id")))
+			w[i].id = xstrdup(json_string_value(json_object_get(res,
+			    "id")));
+		json_decref(res);
+		if (w[i].id == NULL) {
+			jobctl_fail(j, EXIT_NOTDONE);
+			break;
+		}
+	}
+
+	added = i;
+	jobctl_table_init(&t, 1, "lllrllll", head);
+	jobctl_table_widths(&t, widths);
+	next = now_mono_us();
+	/* Watch only when every target has its schedule. */
+	while (added == n && !jobctl_stop) {
+		all = 1;
+		left = 0;
+		for (i = 0; i < n; i++) {
+			if (w[i].id == NULL)
+				continue;
+			cmd_ping_watch_poll(j, &t, &w[i], count);
+			if (w[i].id != NULL)
+				left++;
+			if (count == 0 || w[i].rounds < count)
+				all = 0;
+		}
+		fflush(stdout);
+		if (left == 0 || all || ferror(stdout))
+			break;
+		next += (uint64_t)poll_ms * 1000;
+		if (deadline != 0 && next >= deadline) {
+			jobctl_sleep_until(deadline);
+			break;
+		}
+		jobctl_sleep_until(next);
+	}
+	jobctl_table_end(&t);
+
+	for (i = 0; i < added; i++) {
+		if (w[i].id != NULL) {
+			res = jobctl_call(j, "schedule.remove", json_pack(
+			    "{s:s}", "id", w[i].id), w[i].item);
+			json_decref(res);
+		}
+		if (!w[i].up)
+			jobctl_fail(j, EXIT_NOTDONE);
+		free(w[i].id);
+		free(w[i].last_job);
+	}
+	free(w);
+	return 0;
+}
+
+/* ping [--every DUR ...] URL|HOST:PORT...: is each target up. */
 static int
 cmd_ping(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
     char **argv)
 {
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "every", required_argument, NULL, OPT_EVERY },
+		{ "jitter", required_argument, NULL, OPT_JITTER },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "flip-after", required_argument, NULL, OPT_FLIP_AFTER },
+		{ "count", required_argument, NULL, OPT_COUNT },
+		{ NULL, 0, NULL, 0 }
+	};
 	static const char *const head[] =
 	    { "STATE", "LATENCY", "STATUS", "TARGET", "ERROR" };
 	static const int widths[] = { 5, 8, 6, 30, 0 };
 	struct batch	 b;
-	json_t		*args;
-	int		 first, i;
+	json_t		*args, *sparams;
+	int64_t		 count = 0;
+	int		 ch, i, every = 0, extra = 0, rv;
 
-	first = jobctl_getopt(j, cmd, argc, argv);
+	sparams = json_object();
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case OPT_EVERY:
+			json_object_set_new(sparams, "every_ms", json_integer(
+			    jobctl_dur_ms(cmd, "--every", optarg)));
+			every = 1;
+			break;
+		case OPT_JITTER:
+			json_object_set_new(sparams, "jitter_ms", json_integer(
+			    jobctl_dur_ms(cmd, "--jitter", optarg)));
+			extra = 1;
+			break;
+		case OPT_KEEP:
+			json_object_set_new(sparams, "keep", json_integer(
+			    jobctl_count_opt(cmd, "--keep", optarg, 1)));
+			extra = 1;
+			break;
+		case OPT_FLIP_AFTER:
+			json_object_set_new(sparams, "flip_after", json_integer(
+			    jobctl_count_opt(cmd, "--flip-after", optarg, 1)));
+			extra = 1;
+			break;
+		case OPT_COUNT:
+			count = jobctl_count_opt(cmd, "--count", optarg, 1);
+			extra = 1;
+			break;
+		default:
+			jobctl_common_opt(j, cmd, ch, argv);
+		}
+	}
+	if (extra && !every)
+		jobctl_usage(cmd, "--jitter, --keep, --flip-after and --count "
+		    "go with --every");
 	/* Bad targets among the arguments are usage errors, up front. */
-	for (i = first; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0)
+	for (i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0) {
+			if (every)
+				jobctl_usage(cmd, "--every takes its targets "
+				    "from the arguments only");
 			continue;
+		}
 		if ((args = cmd_ping_target(argv[i])) == NULL)
 			jobctl_usage(cmd, "%s: not a URL or HOST:PORT",
 			    argv[i]);
 		json_decref(args);
 	}
+	if (every) {
+		if (optind == argc)
+			jobctl_usage(cmd, "no targets given");
+		rv = cmd_ping_watch(j, argv + optind, argc - optind, sparams,
+		    count);
+		json_decref(sparams);
+		return rv;
+	}
+	json_decref(sparams);
 	memset(&b, 0, sizeof b);
 	b.type = "ping";
 	b.args = cmd_ping_args;
 	b.report = cmd_ping_report;
-	return jobctl_io_batch(j, cmd, &b, argc - first, argv + first, "lrrll",
-	    head, widths);
+	return jobctl_io_batch(j, cmd, &b, argc - optind, argv + optind,
+	    "lrrll", head, widths);
+}
+
+/* A duration in milliseconds for people: "500ms", "5s", "2m", "1.5s". */
+static const char *
+cmd_schedule_dur(const json_t *v, char *buf, size_t len)
+{
+	json_int_t	 ms;
+
+	if (!json_is_integer(v))
+		return "-";
+	ms = json_integer_value(v);
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "h", ms / 3600000);
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "m", ms / 60000);
+	else if (ms >= 1000 && ms % 1000 == 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "s", ms / 1000);
+	else if (ms >= 1000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000);
+	else
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "ms", ms);
+	return buf;
+}
+
+/* A ping schedule's availability: state, up ratio, latency, since. */
+static void
+cmd_schedule_avail(const json_t *av, const char **state, char *ratio,
+    size_t rlen, char *lat, size_t llen)
+{
+	*state = json_is_string(json_object_get(av, "state")) ?
+	    json_string_value(json_object_get(av, "state")) : "-";
+	if (json_is_number(json_object_get(av, "up_ratio")))
+		snprintf(ratio, rlen, "%.0f%%", 100 *
+		    json_number_value(json_object_get(av, "up_ratio")));
+	else
+		snprintf(ratio, rlen, "-");
+	if (jobctl_ms(json_object_get(av, "last_latency_ms"), lat, llen) !=
+	    lat)
+		snprintf(lat, llen, "-");
+}
+
+/* schedule add [options] TYPE key=value... | -: a new schedule. */
+static int
+cmd_schedule_add(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "every", required_argument, NULL, OPT_EVERY },
+		{ "jitter", required_argument, NULL, OPT_JITTER },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "flip-after", required_argument, NULL, OPT_FLIP_AFTER },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "class", required_argument, NULL, OPT_CLASS },
+		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*params, *job, *opts, *args, *res;
+	int64_t		 n;
+	int		 ch, i;
+	char		 buf[64];
+
+	params = json_pack("{s:I}", "every_ms", (json_int_t)60000);
+	opts = json_object();
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS "p:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case OPT_EVERY:
+			json_object_set_new(params, "every_ms", json_integer(
+			    jobctl_dur_ms(cmd, "--every", optarg)));
+			break;
+		case OPT_JITTER:
+			json_object_set_new(params, "jitter_ms", json_integer(
+			    jobctl_dur_ms(cmd, "--jitter", optarg)));
+			break;
+		case OPT_KEEP:
+			json_object_set_new(params, "keep", json_integer(
+			    jobctl_count_opt(cmd, "--keep", optarg, 1)));
+			break;
+		case OPT_FLIP_AFTER:
+			json_object_set_new(params, "flip_after", json_integer(
+			    jobctl_count_opt(cmd, "--flip-after", optarg, 1)));
+			break;
+		case 'p':
+			if (jobctl_int(optarg, INT_MIN, INT_MAX, &n) == -1)
+				jobctl_usage(cmd, "bad priority: %s", optarg);
+			json_object_set_new(opts, "priority", json_integer(n));
+			break;
+		case OPT_TAG:
+			json_object_set_new(opts, "tag", json_string(optarg));
+			break;
+		case OPT_CLASS:
+			if (strcmp(optarg, "io") != 0 &&
+			    strcmp(optarg, "cpu") != 0)
+				jobctl_usage(cmd, "class must be io or cpu");
+			json_object_set_new(opts, "class", json_string(optarg));
+			break;
+		case OPT_TIMEOUT_MS:
+			if (jobctl_int(optarg, 0, INT64_MAX, &n) == -1)
+				jobctl_usage(cmd, "bad --timeout-ms: %s",
+				    optarg);
+			json_object_set_new(opts, "timeout_ms",
+			    json_integer(n));
+			break;
+		default:
+			jobctl_common_opt(j, cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		jobctl_usage(cmd, "schedule add: no job type given");
+	if (strcmp(argv[optind], "-") == 0) {
+		if (optind + 1 != argc)
+			jobctl_usage(cmd, "nothing may follow -");
+		job = cmd_submit_stdin(cmd);
+		json_object_del(job, "wait");
+	} else {
+		args = json_object();
+		for (i = optind + 1; i < argc; i++)
+			cmd_submit_kv(cmd, args, argv[i]);
+		job = json_pack("{s:s, s:o}", "type", argv[optind],
+		    "args", args);
+	}
+	json_object_update(job, opts);
+	json_decref(opts);
+	json_object_set_new(params, "job", job);
+
+	if ((res = jobctl_call(j, "schedule.add", params, NULL)) == NULL)
+		return 0;
+	if (j->json)
+		jobctl_json_line(res);
+	else
+		printf("%s\n", jobctl_str(json_object_get(res, "id"), buf,
+		    sizeof buf));
+	json_decref(res);
+	return 0;
+}
+
+/* schedule list: every schedule, one row (--json: one object) each. */
+static int
+cmd_schedule_list(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	static const char *const head[] = { "ID", "TYPE", "EVERY", "RUNS",
+	    "KEPT", "AVAIL", "UP%", "LATENCY", "SINCE", "ARGS" };
+	struct table	 t;
+	const char	*cells[10], *since;
+	json_t		*res, *s, *job;
+	size_t		 i;
+	char		 b[7][64], args[256];
+
+	if (jobctl_getopt(j, cmd, argc, argv) != argc)
+		jobctl_usage(cmd, "unexpected argument %s", argv[optind]);
+	if ((res = jobctl_call(j, "schedule.list", NULL, NULL)) == NULL)
+		return 0;
+	jobctl_table_init(&t, 0, "llrrrlrrll", head);
+	json_array_foreach(json_object_get(res, "schedules"), i, s) {
+		if (j->json) {
+			jobctl_json_line(s);
+			continue;
+		}
+		job = json_object_get(s, "job");
+		cells[0] = jobctl_str(json_object_get(s, "id"), b[0],
+		    sizeof b[0]);
+		cells[1] = jobctl_str(json_object_get(job, "type"), b[1],
+		    sizeof b[1]);
+		cells[2] = cmd_schedule_dur(json_object_get(s, "every_ms"),
+		    b[2], sizeof b[2]);
+		cells[3] = jobctl_str(json_object_get(s, "runs"), b[3],
+		    sizeof b[3]);
+		cells[4] = jobctl_str(json_object_get(s, "kept"), b[4],
+		    sizeof b[4]);
+		if (json_is_object(json_object_get(s, "availability"))) {
+			cmd_schedule_avail(json_object_get(s, "availability"),
+			    &cells[5], b[5], sizeof b[5], b[6], sizeof b[6]);
+			cells[6] = b[5];
+			cells[7] = b[6];
+			since = json_string_value(json_object_get(
+			    json_object_get(s, "availability"), "since"));
+			cells[8] = since != NULL ? since : "-";
+		} else
+			cells[5] = cells[6] = cells[7] = cells[8] = "-";
+		cells[9] = jobctl_str(json_object_get(job, "args"), args,
+		    sizeof args);
+		jobctl_table_row(&t, cells);
+	}
+	jobctl_table_end(&t);
+	json_decref(res);
+	return 0;
+}
+
+/* One kept result of a schedule, for people. */
+static const char *
+cmd_schedule_result(const json_t *e, char *buf, size_t len)
+{
+	const json_t	*r = json_object_get(e, "result");
+	char		 ms[32];
+
+	if (json_object_get(e, "error") != NULL)
+		return cmd_ping_error(json_object_get(e, "error"), buf, len);
+	if (json_is_boolean(json_object_get(r, "up"))) {
+		if (!json_is_true(json_object_get(r, "up")))
+			return cmd_ping_error(json_object_get(r, "error"), buf,
+			    len);
+		snprintf(buf, len, "up %s", jobctl_ms(json_object_get(r,
+		    "latency_ms"), ms, sizeof ms));
+		if (json_is_integer(json_object_get(r, "status")))
+			snprintf(buf + strlen(buf), len - strlen(buf),
+			    " %" JSON_INTEGER_FORMAT, json_integer_value(
+			    json_object_get(r, "status")));
+		return buf;
+	}
+	return jobctl_str(r, buf, len);
+}
+
+/* schedule get ID...: a schedule and its kept results. */
+static int
+cmd_schedule_get(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	static const char *const head[] = { "  FINISHED", "JOB", "STATE",
+	    "RUN", "RESULT" };
+	struct table	 t;
+	const char	*cells[5], *state;
+	json_t		*s, *job, *av, *e;
+	size_t		 i;
+	int		 a, first, count = 0;
+	char		 b[6][256];
+
+	first = jobctl_getopt(j, cmd, argc, argv);
+	if (first == argc)
+		jobctl_usage(cmd, "schedule get: no schedule id given");
+	for (a = first; a < argc; a++) {
+		if ((s = jobctl_call(j, "schedule.get", json_pack("{s:s}",
+		    "id", argv[a]), argv[a])) == NULL)
+			continue;
+		if (j->json) {
+			jobctl_json_line(s);
+			json_decref(s);
+			continue;
+		}
+		if (count++ > 0)
+			putchar('\n');
+		job = json_object_get(s, "job");
+		printf("%-12s %s\n", "id", jobctl_str(json_object_get(s, "id"),
+		    b[0], sizeof b[0]));
+		printf("%-12s %s\n", "type", jobctl_str(json_object_get(job,
+		    "type"), b[0], sizeof b[0]));
+		printf("%-12s %s\n", "args", jobctl_str(json_object_get(job,
+		    "args"), b[0], sizeof b[0]));
+		printf("%-12s %s (jitter %s)\n", "every", cmd_schedule_dur(
+		    json_object_get(s, "every_ms"), b[0], sizeof b[0]),
+		    cmd_schedule_dur(json_object_get(s, "jitter_ms"), b[1],
+		    sizeof b[1]));
+		printf("%-12s %s (kept %s)\n", "keep", jobctl_str(
+		    json_object_get(s, "keep"), b[0], sizeof b[0]), jobctl_str(
+		    json_object_get(s, "kept"), b[1], sizeof b[1]));
+		printf("%-12s %s (skipped %s)\n", "runs", jobctl_str(
+		    json_object_get(s, "runs"), b[0], sizeof b[0]), jobctl_str(
+		    json_object_get(s, "skipped"), b[1], sizeof b[1]));
+		printf("%-12s %s\n", "created_at", jobctl_str(json_object_get(s,
+		    "created_at"), b[0], sizeof b[0]));
+		printf("%-12s %s\n", "next_run_in", jobctl_ms(json_object_get(s,
+		    "next_run_in_ms"), b[0], sizeof b[0]));
+		printf("%-12s %s\n", "running", json_is_string(json_object_get(
+		    s, "running")) ? json_string_value(json_object_get(s,
+		    "running")) : "-");
+		if (json_is_object(av = json_object_get(s, "availability"))) {
+			cmd_schedule_avail(av, &state, b[0], sizeof b[0], b[1],
+			    sizeof b[1]);
+			printf("%-12s %s, %s up, last latency %s, since %s "
+			    "(flip after %s)\n", "availability", state, b[0],
+			    b[1], json_is_string(json_object_get(av, "since")) ?
+			    json_string_value(json_object_get(av, "since")) :
+			    "-", jobctl_str(json_object_get(s, "flip_after"),
+			    b[2], sizeof b[2]));
+		}
+		jobctl_table_init(&t, 0, "lllrl", head);
+		json_array_foreach(json_object_get(s, "results"), i, e) {
+			snprintf(b[0], sizeof b[0], "  %s", jobctl_str(
+			    json_object_get(e, "finished_at"), b[5],
+			    sizeof b[5]));
+			cells[0] = b[0];
+			cells[1] = jobctl_str(json_object_get(e, "job"), b[1],
+			    sizeof b[1]);
+			cells[2] = jobctl_str(json_object_get(e, "state"), b[2],
+			    sizeof b[2]);
+			cells[3] = jobctl_ms(json_object_get(e, "run_ms"), b[3],
+			    sizeof b[3]);
+			cells[4] = cmd_schedule_result(e, b[4], sizeof b[4]);
+			jobctl_table_row(&t, cells);
+		}
+		if (t.nrows > 0)
+			printf("results:\n");
+		jobctl_table_end(&t);
+		json_decref(s);
+	}
+	return 0;
+}
+
+/* schedule rm ID...: remove schedules. */
+static int
+cmd_schedule_rm(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	json_t	*res;
+	int	 a, first;
+
+	first = jobctl_getopt(j, cmd, argc, argv);
+	if (first == argc)
+		jobctl_usage(cmd, "schedule rm: no schedule id given");
+	for (a = first; a < argc; a++) {
+		if ((res = jobctl_call(j, "schedule.remove", json_pack("{s:s}",
+		    "id", argv[a]), argv[a])) == NULL)
+			continue;
+		if (j->json)
+			jobctl_json_line(res);
+		else
+			printf("%s removed\n", argv[a]);
+		json_decref(res);
+	}
+	return 0;
+}
+
+/* schedule add|list|get|rm: recurring jobs. */
+static int
+cmd_schedule(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	static const struct {
+		const char	*name;
+		const char	*alias;
+		int		 (*fn)(struct jobctl *,
+				     const struct jobctl_cmd *, int, char **);
+	} subs[] = {
+		{ "add", NULL, cmd_schedule_add },
+		{ "list", "ls", cmd_schedule_list },
+		{ "get", "show", cmd_schedule_get },
+		{ "rm", "remove", cmd_schedule_rm },
+	};
+	size_t	 i;
+
+	if (argc < 2)
+		jobctl_usage(cmd, "no schedule command given");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		jobctl_common_opt(j, cmd, 'h', argv);
+	for (i = 0; i < nitems(subs); i++) {
+		if (strcmp(argv[1], subs[i].name) == 0 ||
+		    (subs[i].alias != NULL &&
+		    strcmp(argv[1], subs[i].alias) == 0))
+			return subs[i].fn(j, cmd, argc - 1, argv + 1);
+	}
+	jobctl_usage(cmd, "unknown schedule command '%s'", argv[1]);
+}
+
+/* metrics: daemon.metrics' text as it is. */
+static int
+cmd_metrics(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
+    char **argv)
+{
+	json_t		*res;
+	const char	*text;
+
+	if (jobctl_getopt(j, cmd, argc, argv) != argc)
+		jobctl_usage(cmd, "unexpected argument %s", argv[optind]);
+	if ((res = jobctl_call(j, "daemon.metrics", NULL, NULL)) == NULL)
+		return 0;
+	text = json_string_value(json_object_get(res, "text"));
+	if (j->json)
+		jobctl_json_line(res);
+	else if (text != NULL)
+		fputs(text, stdout);
+	else {
+		fprintf(stderr, "jobctl: daemon.metrics: no text in the "
+		    "answer\n");
+		jobctl_fail(j, EXIT_NOTDONE);
+	}
+	json_decref(res);
+	return 0;
 }
 
 /* help [COMMAND]: the overall help or one command's. */

@@ -1527,11 +1527,17 @@ START_TEST(test_limits_and_shutdown)
 	json_t		*pool, *w, *rec;
 	pid_t		 pids[2];
 	char		 path[64], line[256];
+	const char	*fpath;
+	unsigned char	*data;
 	long long	 soft;
 	FILE		*f;
 	size_t		 i;
 	int		 found;
 
+#ifdef __SANITIZE_ADDRESS__
+	/* Failed allocations return NULL instead of aborting. */
+	setenv("ASAN_OPTIONS", "allocator_may_return_null=1", 1);
+#endif
 	h = harness_start(args);
 	pool = await_pool(h, 2);
 	json_array_foreach(json_object_get(pool, "workers"), i, w) {
@@ -1558,6 +1564,27 @@ START_TEST(test_limits_and_shutdown)
 	    1, "to", 10000, "values", 1));
 	ck_assert_str_eq(str_of(rec, "state"), "done");
 	json_decref(rec);
+	data = xmalloc(3 << 20);
+	fill_utf8(data, 3 << 20);
+	fpath = harness_file(h, "limit.txt", data, 3 << 20);
+	rec = harness_run(h, "charcount", json_pack("{s:s}", "path", fpath));
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * AddressSanitizer reserves terabytes of address space at start, so
+	 * under RLIMIT_AS every later mapping fails: the job must fail
+	 * cleanly, as out of memory, with the worker alive.
+	 */
+	ck_assert_str_eq(str_of(rec, "state"), "failed");
+	ck_assert_str_eq(str_of(json_object_get(rec, "error"), "code"),
+	    "out_of_memory");
+	ck_assert_int_eq(restarts_of(h, "crash"), 0);
+#else
+	ck_assert_str_eq(str_of(rec, "state"), "done");
+	ck_assert_int_eq(int_of(json_object_get(rec, "result"), "chars"),
+	    (json_int_t)ref_chars(data, 3 << 20));
+#endif
+	json_decref(rec);
+	free(data);
 
 	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
 	for (i = 0; i < 2; i++)

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pty.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -190,6 +193,34 @@ state_of(const json_t *rec)
 	return s;
 }
 
+/*
+ * Records (stolen) put in the order of their "index" member, which must
+ * be 0..n-1, each once.
+ */
+static json_t *
+by_index(json_t *recs, size_t n)
+{
+	json_t		*out = json_array(), *rec, *idx;
+	size_t		 i;
+
+	ck_assert_int_eq(json_array_size(recs), n);
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_null());
+	json_array_foreach(recs, i, rec) {
+		idx = json_object_get(rec, "index");
+		ck_assert_msg(json_is_integer(idx), "no index in record %zu",
+		    i);
+		ck_assert_int_ge(json_integer_value(idx), 0);
+		ck_assert_int_lt(json_integer_value(idx), (json_int_t)n);
+		ck_assert_msg(json_is_null(json_array_get(out,
+		    (size_t)json_integer_value(idx))), "index %lld twice",
+		    (long long)json_integer_value(idx));
+		json_array_set(out, (size_t)json_integer_value(idx), rec);
+	}
+	json_decref(recs);
+	return out;
+}
+
 /* wc -l -m -c of a file in a UTF-8 locale. */
 static void
 wc_file(const char *path, uint64_t *lines, uint64_t *chars, uint64_t *bytes)
@@ -247,8 +278,7 @@ START_TEST(t_count_matches_wc)
 	argv[n] = NULL;
 	run_argv(&r, NULL, NULL, argv);
 	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-	recs = json_lines(r.out);
-	ck_assert_int_eq(json_array_size(recs), nitems(count_files));
+	recs = by_index(json_lines(r.out), nitems(count_files));
 	for (i = 0; i < nitems(count_files); i++) {
 		rec = json_array_get(recs, i);
 		ck_assert_str_eq(state_of(rec), "done");
@@ -409,8 +439,8 @@ START_TEST(t_count_stdin)
 END_TEST
 
 /*
- * count with more files than the in-flight window (256): every one is
- * answered, reported in argument order.
+ * count with many files: every one is answered once; --json lines carry
+ * the item's index, which matches its argument.
  */
 START_TEST(t_count_many)
 {
@@ -437,8 +467,7 @@ START_TEST(t_count_many)
 	argv[n] = NULL;
 	run_argv(&r, NULL, NULL, argv);
 	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-	recs = json_lines(r.out);
-	ck_assert_int_eq(json_array_size(recs), NARGS);
+	recs = by_index(json_lines(r.out), NARGS);
 	json_array_foreach(recs, i, rec) {
 		ck_assert_str_eq(json_string_value(json_object_get(
 		    json_object_get(rec, "args"), "path")), paths[i % NFILES]);
@@ -1032,6 +1061,675 @@ START_TEST(t_download)
 }
 END_TEST
 
+/* Rows of a human table (after its header): the last column of each. */
+static json_t *
+table_last_col(const char *out)
+{
+	json_t		*a = json_array();
+	const char	*p = out, *nl, *sp;
+	int		 first = 1;
+
+	for (; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		if (first) {
+			first = 0;
+			continue;
+		}
+		for (sp = nl; sp > p && sp[-1] != ' '; sp--)
+			;
+		json_array_append_new(a, json_stringn(sp, (size_t)(nl - sp)));
+	}
+	return a;
+}
+
+/*
+ * More files than one job.map takes (BATCH_CHUNK): the human table is in
+ * argument order across maps, and --json gives each index once.
+ */
+START_TEST(t_batch_chunks)
+{
+	enum { NARGS = 6000 };
+	char		 path[3][PATH_MAX], name[32];
+	char		**argv;
+	struct run	 r;
+	json_t		*rows, *recs, *rec;
+	size_t		 i;
+	int		 n = 1;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof name, "c%zu.txt", i);
+		snprintf(path[i], sizeof path[i], "%s", harness_file(h, name,
+		    "\n\n\n", i));
+	}
+	argv = xcalloc(NARGS + 8, sizeof *argv);
+	argv[n++] = (char *)"-s";
+	argv[n++] = (char *)harness_socket(h);
+	argv[n++] = (char *)"count";
+	for (i = 0; i < NARGS; i++)
+		argv[n++] = path[i % 3];
+	argv[n] = NULL;
+	run_argv(&r, NULL, NULL, argv);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	rows = table_last_col(r.out);
+	ck_assert_int_eq(json_array_size(rows), NARGS + 1);
+	for (i = 0; i < NARGS; i++)
+		ck_assert_str_eq(json_string_value(json_array_get(rows, i)),
+		    path[i % 3]);
+	ck_assert_str_eq(json_string_value(json_array_get(rows, NARGS)),
+	    "total");
+	json_decref(rows);
+	run_free(&r);
+
+	/* The same from stdin, as JSON lines: each index once, right file. */
+	argv[3] = (char *)"--json";
+	argv[4] = (char *)"count";
+	argv[5] = (char *)"-";
+	argv[6] = NULL;
+	{
+		char	*in = xstrdup(""), *tmp;
+
+		for (i = 0; i < NARGS; i++) {
+			xasprintf(&tmp, "%s%s\n", in, path[i % 3]);
+			free(in);
+			in = tmp;
+		}
+		run_argv(&r, in, NULL, argv);
+		free(in);
+	}
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	recs = by_index(json_lines(r.out), NARGS);
+	json_array_foreach(recs, i, rec) {
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_object_get(rec, "args"), "path")), path[i % 3]);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		    json_object_get(rec, "result"), "lines")), i % 3);
+	}
+	json_decref(recs);
+	run_free(&r);
+	free(argv);
+}
+END_TEST
+
+/*
+ * A daemon whose max_request_bytes is far below jobctl's map size: the
+ * maps it refuses are sent again smaller, and every item is done.
+ */
+START_TEST(t_batch_request_too_large)
+{
+	static const char *const args[] = { "-o",
+	    "limits.max_request_bytes=2K", NULL };
+	struct harness	*hh;
+	char		 path[PATH_MAX], *in = xstrdup(""), *tmp;
+	struct run	 r;
+	json_t		*recs, *rec;
+	size_t		 i;
+
+	hh = harness_start(args);
+	snprintf(path, sizeof path, "%s", harness_file(hh, "t.txt", "x\n",
+	    2));
+	for (i = 0; i < 300; i++) {
+		xasprintf(&tmp, "%s%s\n", in, path);
+		free(in);
+		in = tmp;
+	}
+	run(&r, in, NULL, "-s", harness_socket(hh), "--json", "count", "-",
+	    NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	recs = by_index(json_lines(r.out), 300);
+	json_array_foreach(recs, i, rec)
+		ck_assert_str_eq(state_of(rec), "done");
+	json_decref(recs);
+	run_free(&r);
+	free(in);
+
+	/* One item alone over the limit: named, exit 1. */
+	xasprintf(&in, "/%0*d\n", 3000, 7);
+	run(&r, in, NULL, "-s", harness_socket(hh), "count", "-", NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_msg(strstr(r.err, "(-32005)") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "0007") != NULL, "%s", r.err);
+	run_free(&r);
+	free(in);
+	ck_assert_int_eq(harness_stop(hh), 0);
+}
+END_TEST
+
+/*
+ * --json prints records as they finish (a slow first URL comes last);
+ * the human table keeps argument order.
+ */
+START_TEST(t_batch_stream_order)
+{
+	char		 slow[128], fast[128];
+	struct run	 r;
+	json_t		*recs, *rows;
+	int		 port;
+
+	port = httpd_start();
+	snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow?ms=2000", port);
+	snprintf(fast, sizeof fast, "http://127.0.0.1:%d/fixed", port);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "fetch", slow,
+	    fast, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+	    recs, 0), "index")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_array_get(recs, 0), "args"), "url")), fast);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+	    recs, 1), "index")), 0);
+	json_decref(recs);
+	run_free(&r);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "fetch", slow, fast,
+	    NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	rows = table_last_col(r.out);
+	ck_assert_int_eq(json_array_size(rows), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(rows, 0)), slow);
+	ck_assert_str_eq(json_string_value(json_array_get(rows, 1)), fast);
+	json_decref(rows);
+	run_free(&r);
+	httpd_stop();
+}
+END_TEST
+
+/*
+ * -t bounds the whole batch: it becomes the map's timeout, so the items
+ * unfinished by then end as timeout (the others done), and exit 1.
+ */
+START_TEST(t_batch_timeout)
+{
+	char		 slow[128], fast[128];
+	struct run	 r;
+	json_t		*recs, *rec;
+	size_t		 i;
+	int		 port;
+
+	port = httpd_start();
+	snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow?ms=20000",
+	    port);
+	snprintf(fast, sizeof fast, "http://127.0.0.1:%d/fixed", port);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "-t", "1", "--json",
+	    "fetch", slow, fast, slow, NULL);
+	ck_assert_int_eq(r.code, 1);
+	recs = by_index(json_lines(r.out), 3);
+	json_array_foreach(recs, i, rec) {
+		ck_assert_str_eq(state_of(rec), i == 1 ? "done" : "timeout");
+		if (i != 1)
+			ck_assert_str_eq(json_string_value(json_object_get(
+			    json_object_get(rec, "error"), "code")),
+			    "timeout");
+	}
+	json_decref(recs);
+	run_free(&r);
+
+	/* People see the timed-out items on stderr, the rest in the table. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "fetch", "-t", "0.5",
+	    fast, slow, NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, fast));
+	ck_assert_msg(strstr(r.err, slow) != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "timeout") != NULL, "%s", r.err);
+	run_free(&r);
+	httpd_stop();
+}
+END_TEST
+
+/*
+ * Run jobctl with stderr on a pseudo-terminal (stdout to a file): what
+ * the terminal got, and stdout.
+ */
+static void
+run_pty(struct run *r, char **argv)
+{
+	char			 dir[] = "/tmp/jobctl-pty.XXXXXX", pout[64];
+	char			 tty[256], buf[4096];
+	posix_spawn_file_actions_t fa;
+	const char		*bin = getenv("JOBCTL_BIN");
+	struct winsize		 ws = { .ws_row = 24, .ws_col = 100 };
+	size_t			 len = 0, cap = 4096;
+	pid_t			 pid;
+	ssize_t			 n;
+	int			 master, slave, status;
+
+	ck_assert_msg(bin != NULL, "JOBCTL_BIN not set");
+	argv[0] = (char *)bin;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(pout, sizeof pout, "%s/out", dir);
+	ck_assert_int_eq(openpty(&master, &slave, tty, NULL, &ws), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+	    O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, pout,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, slave, STDERR_FILENO);
+	posix_spawn_file_actions_addclose(&fa, master);
+	ck_assert_int_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(slave);
+
+	/* Read the terminal until every writer is gone (EIO). */
+	r->err = xmalloc(cap);
+	for (;;) {
+		n = read(master, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + (size_t)n + 1 > cap) {
+			cap = (len + (size_t)n + 1) * 2;
+			r->err = xreallocarray(r->err, cap, 1);
+		}
+		memcpy(r->err + len, buf, (size_t)n);
+		len += (size_t)n;
+	}
+	r->err[len] = '\0';
+	close(master);
+	while (waitpid(pid, &status, 0) == -1)
+		ck_assert_int_eq(errno, EINTR);
+	r->out = slurp(pout);
+	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	unlink(pout);
+	rmdir(dir);
+}
+
+/*
+ * The progress bar: drawn on a terminal (done/total, rate, ETA) and
+ * erased at the end; never on stderr that is not a terminal.
+ */
+START_TEST(t_progress)
+{
+	char		 urls[4][128], *argv[16];
+	struct run	 r;
+	size_t		 i;
+	int		 port, n = 1;
+	const char	*last;
+
+	port = httpd_start();
+	argv[n++] = (char *)"-s";
+	argv[n++] = (char *)harness_socket(h);
+	argv[n++] = (char *)"fetch";
+	for (i = 0; i < 4; i++) {
+		snprintf(urls[i], sizeof urls[i],
+		    "http://127.0.0.1:%d/slow?ms=%zu", port, 400 * (i + 1));
+		argv[n++] = urls[i];
+	}
+	argv[n] = NULL;
+	run_pty(&r, argv);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(count_lines(r.out), 5);
+	ck_assert_msg(strstr(r.err, "\r[") != NULL, "no bar: %s", r.err);
+	ck_assert_msg(strstr(r.err, "/4 ") != NULL, "no total: %s", r.err);
+	ck_assert_msg(strstr(r.err, "/s") != NULL, "no rate: %s", r.err);
+	ck_assert_msg(strstr(r.err, "ETA") != NULL, "no ETA: %s", r.err);
+	/* It ends erased: the last thing written is "\r\e[K". */
+	last = r.err + strlen(r.err);
+	ck_assert_int_ge(strlen(r.err), 4);
+	ck_assert_msg(strcmp(last - 4, "\r\033[K") == 0, "not erased: %s",
+	    r.err);
+	ck_assert_ptr_null(strchr(r.err, '\n'));
+	run_free(&r);
+
+	run_argv(&r, NULL, NULL, argv);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(count_lines(r.out), 5);
+	run_free(&r);
+	httpd_stop();
+}
+END_TEST
+
+/* The schedules the daemon has, as a JSON array. */
+static json_t *
+schedules(struct harness *hh)
+{
+	json_t	*resp, *a;
+
+	resp = harness_call(hh, "schedule.list", NULL);
+	a = json_incref(json_object_get(harness_ok(resp), "schedules"));
+	json_decref(resp);
+	ck_assert_ptr_nonnull(a);
+	return a;
+}
+
+/* schedule add/list/get/rm, human and JSON; the ring stays bounded. */
+START_TEST(t_schedule)
+{
+	struct run	 r;
+	json_t		*recs, *s;
+	char		*id, *nl, want[128];
+	int		 tries;
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "add",
+	    "--every", "150ms", "--keep", "3", "--tag", "sq", "squares",
+	    "from=1", "to=10", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	id = xstrdup(r.out);
+	nl = strchr(id, '\n');
+	*nl = '\0';
+	run_free(&r);
+
+	/* Wait for more runs than it keeps. */
+	for (tries = 0; tries < 200; tries++) {
+		run(&r, NULL, NULL, "-s", harness_socket(h), "--json",
+		    "schedule", "get", id, NULL);
+		ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+		recs = json_lines(r.out);
+		s = json_array_get(recs, 0);
+		ck_assert_str_eq(json_string_value(json_object_get(s, "id")),
+		    id);
+		ck_assert_int_le(json_array_size(json_object_get(s, "results")),
+		    3);
+		ck_assert_int_eq(json_integer_value(json_object_get(s,
+		    "every_ms")), 150);
+		if (json_integer_value(json_object_get(s, "runs")) > 4) {
+			ck_assert_int_eq(json_array_size(json_object_get(s,
+			    "results")), 3);
+			ck_assert_str_eq(json_string_value(json_object_get(
+			    json_object_get(json_array_get(json_object_get(s,
+			    "results"), 2), "result"), "sum")), "385");
+			json_decref(recs);
+			run_free(&r);
+			break;
+		}
+		json_decref(recs);
+		run_free(&r);
+		usleep(100000);
+	}
+	ck_assert_int_lt(tries, 200);
+
+	/* Human get: the settings and the results table. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "get", id,
+	    NULL);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "every        150ms"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nresults:\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "{\"count\":10,\"sum\":\"385\"}"));
+	run_free(&r);
+
+	/* list: a row with the id, type and period; JSON with the job. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "list", NULL);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_int_eq(strncmp(r.out, "ID", 2), 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	snprintf(want, sizeof want, "\n%s  squares  150ms", id);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	run_free(&r);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "schedule",
+	    "list", NULL);
+	ck_assert_int_eq(r.code, 0);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), 1);
+	s = json_object_get(json_array_get(recs, 0), "job");
+	ck_assert_str_eq(json_string_value(json_object_get(s, "tag")), "sq");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s,
+	    "args"), "to")), 10);
+	json_decref(recs);
+	run_free(&r);
+
+	/* rm: gone; a second rm is an unknown id. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "rm", id,
+	    NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	snprintf(want, sizeof want, "%s removed\n", id);
+	ck_assert_str_eq(r.out, want);
+	run_free(&r);
+	s = schedules(h);
+	ck_assert_int_eq(json_array_size(s), 0);
+	json_decref(s);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "rm", id,
+	    NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_msg(strstr(r.err, "(-32002)") != NULL, "%s", r.err);
+	run_free(&r);
+
+	/* What the daemon refuses: exit 1, nothing added. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "add",
+	    "--every", "1s", "no-such-type", NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_msg(strstr(r.err, "(-32602)") != NULL, "%s", r.err);
+	run_free(&r);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "add",
+	    "--every", "50ms", "sleep", "ms=1", NULL);
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_msg(strstr(r.err, "every_ms") != NULL, "%s", r.err);
+	run_free(&r);
+	s = schedules(h);
+	ck_assert_int_eq(json_array_size(s), 0);
+	json_decref(s);
+	free(id);
+}
+END_TEST
+
+/* schedule list of a ping: the availability columns. */
+START_TEST(t_schedule_ping)
+{
+	char		 port_arg[32];
+	struct run	 r;
+	json_t		*recs, *av;
+	int		 port, tries;
+
+	port = httpd_start();
+	snprintf(port_arg, sizeof port_arg, "port=%d", port);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "schedule",
+	    "add", "--every", "200ms", "--flip-after", "2", "ping",
+	    "host=127.0.0.1", port_arg, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	run_free(&r);
+	for (tries = 0; tries < 200; tries++) {
+		run(&r, NULL, NULL, "-s", harness_socket(h), "--json",
+		    "schedule", "list", NULL);
+		recs = json_lines(r.out);
+		av = json_object_get(json_array_get(recs, 0), "availability");
+		ck_assert_ptr_nonnull(av);
+		if (strcmp(json_string_value(json_object_get(av, "state")),
+		    "up") == 0) {
+			json_decref(recs);
+			run_free(&r);
+			break;
+		}
+		json_decref(recs);
+		run_free(&r);
+		usleep(100000);
+	}
+	ck_assert_int_lt(tries, 200);
+	run(&r, NULL, NULL, "-s", harness_socket(h), "schedule", "list", NULL);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_msg(strstr(r.out, "  up     100%") != NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "ms  20") != NULL, "no latency, since: %s",
+	    r.out);
+	run_free(&r);
+	httpd_stop();
+}
+END_TEST
+
+/*
+ * ping --every --count 2: two lines per target, then its schedules are
+ * removed; exit 1 when a target's last check was down.
+ */
+START_TEST(t_ping_every)
+{
+	char		 up[64], down[64];
+	struct run	 r;
+	json_t		*recs, *rec, *s;
+	size_t		 i;
+	int		 port, fd, nup = 0, ndown = 0;
+	const char	*target;
+
+	port = httpd_start();
+	snprintf(up, sizeof up, "127.0.0.1:%d", port);
+	snprintf(down, sizeof down, "127.0.0.1:%d", closed_port(&fd));
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "ping",
+	    "--every", "200ms", "--count", "2", up, down, NULL);
+	ck_assert_int_eq(r.code, 1);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), 4);
+	json_array_foreach(recs, i, rec) {
+		target = json_string_value(json_object_get(rec, "target"));
+		ck_assert_ptr_nonnull(target);
+		ck_assert_ptr_nonnull(json_string_value(json_object_get(rec,
+		    "schedule")));
+		ck_assert_str_eq(state_of(rec), "done");
+		if (strcmp(target, up) == 0) {
+			nup++;
+			ck_assert(json_is_true(json_object_get(json_object_get(
+			    rec, "result"), "up")));
+			ck_assert_str_eq(json_string_value(json_object_get(
+			    json_object_get(rec, "availability"), "state")),
+			    "up");
+		} else {
+			ck_assert_str_eq(target, down);
+			ndown++;
+			ck_assert(json_is_false(json_object_get(json_object_get(
+			    rec, "result"), "up")));
+		}
+	}
+	ck_assert_int_eq(nup, 2);
+	ck_assert_int_eq(ndown, 2);
+	json_decref(recs);
+	run_free(&r);
+	s = schedules(h);
+	ck_assert_int_eq(json_array_size(s), 0);
+	json_decref(s);
+
+	/* Human: a header and a row per check; all up, exit 0. */
+	run(&r, NULL, NULL, "-s", harness_socket(h), "ping", "--every",
+	    "150ms", "--count", "2", up, NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_int_eq(count_lines(r.out), 3);
+	ck_assert_int_eq(strncmp(r.out, "TIME", 4), 0);
+	ck_assert_ptr_nonnull(strstr(r.out, up));
+	run_free(&r);
+	s = schedules(h);
+	ck_assert_int_eq(json_array_size(s), 0);
+	json_decref(s);
+	close(fd);
+	httpd_stop();
+}
+END_TEST
+
+/* ping --every until SIGTERM/SIGINT: the schedules are removed first. */
+START_TEST(t_ping_every_signal)
+{
+	static const int sigs[] = { SIGTERM, SIGINT };
+	char			 up[64], out[] = "/tmp/jobctl-sig.XXXXXX";
+	char			*argv[] = { NULL, (char *)"-s",
+				    (char *)harness_socket(h), (char *)"ping",
+				    (char *)"--every", (char *)"100ms", up,
+				    NULL };
+	posix_spawn_file_actions_t fa;
+	json_t			*s;
+	pid_t			 pid;
+	size_t			 k;
+	int			 port, status, tries, fd;
+
+	port = httpd_start();
+	snprintf(up, sizeof up, "127.0.0.1:%d", port);
+	argv[0] = getenv("JOBCTL_BIN");
+	ck_assert_ptr_nonnull(argv[0]);
+	fd = mkstemp(out);
+	ck_assert_int_ge(fd, 0);
+	for (k = 0; k < nitems(sigs); k++) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
+		ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv,
+		    environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+		for (tries = 0; tries < 200; tries++) {
+			s = schedules(h);
+			if (json_array_size(s) == 1 &&
+			    json_integer_value(json_object_get(
+			    json_array_get(s, 0), "runs")) > 1) {
+				json_decref(s);
+				break;
+			}
+			json_decref(s);
+			usleep(50000);
+		}
+		ck_assert_int_lt(tries, 200);
+		ck_assert_int_eq(kill(pid, sigs[k]), 0);
+		while (waitpid(pid, &status, 0) == -1)
+			ck_assert_int_eq(errno, EINTR);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "status %d", status);
+		s = schedules(h);
+		ck_assert_int_eq(json_array_size(s), 0);
+		json_decref(s);
+	}
+	close(fd);
+	unlink(out);
+	httpd_stop();
+}
+END_TEST
+
+/* status --watch --count 2: two compact blocks; --json two objects. */
+START_TEST(t_status_watch)
+{
+	struct run	 r;
+	json_t		*recs;
+	const char	*p;
+	int		 blocks = 0;
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "status", "--watch",
+	    "--interval", "100ms", "--count", "2", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	for (p = r.out; (p = strstr(p, "jobd ")) != NULL; p++) {
+		ck_assert(p == r.out || p[-1] == '\n');
+		blocks++;
+	}
+	ck_assert_int_eq(blocks, 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "\n\njobd "));
+	ck_assert_ptr_nonnull(strstr(r.out, "\ncpu pool   workers "));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nio pool    threads "));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nlatency    io   count "));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nschedules  count 0"));
+	ck_assert_ptr_null(strchr(r.out, '\033'));
+	run_free(&r);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "status", "-w",
+	    "-i", "50ms", "-n", "2", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	recs = json_lines(r.out);
+	ck_assert_int_eq(json_array_size(recs), 2);
+	ck_assert_ptr_nonnull(json_object_get(json_array_get(recs, 1),
+	    "pools"));
+	json_decref(recs);
+	run_free(&r);
+}
+END_TEST
+
+/* metrics: the daemon's text as is. */
+START_TEST(t_metrics)
+{
+	struct run	 r;
+	json_t		*recs, *resp;
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "metrics", NULL);
+	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+	ck_assert_msg(strstr(r.out, "\njobd_up 1\n") != NULL, "%s", r.out);
+	resp = harness_call(h, "daemon.metrics", NULL);
+	ck_assert_int_eq(strncmp(r.out, json_string_value(json_object_get(
+	    harness_ok(resp), "text")), 40), 0);
+	json_decref(resp);
+	run_free(&r);
+
+	run(&r, NULL, NULL, "-s", harness_socket(h), "--json", "metrics",
+	    NULL);
+	ck_assert_int_eq(r.code, 0);
+	recs = json_lines(r.out);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+	    json_array_get(recs, 0), "text")), "jobd_up 1\n"));
+	json_decref(recs);
+	run_free(&r);
+}
+END_TEST
+
 /* No daemon: exit 3 and the message, from -s or $JOBD_SOCKET. */
 START_TEST(t_no_daemon)
 {
@@ -1093,6 +1791,24 @@ static const char *const usage_cases[][8] = {
 	{ "ping", "no-port-here", NULL },
 	{ "ping", "127.0.0.1:99999", NULL },
 	{ "help", "frobnicate", NULL },
+	{ "ping", "--keep", "3", "127.0.0.1:80", NULL },
+	{ "ping", "--count", "1", "127.0.0.1:80", NULL },
+	{ "ping", "--every", "soon", "127.0.0.1:80", NULL },
+	{ "ping", "--every", "1s", "-", NULL },
+	{ "ping", "--every", "1s", NULL },
+	{ "ping", "--every", "1s", "--keep", "0", "127.0.0.1:80", NULL },
+	{ "schedule", NULL },
+	{ "schedule", "frob", NULL },
+	{ "schedule", "add", NULL },
+	{ "schedule", "add", "--every", "x", "sleep", NULL },
+	{ "schedule", "add", "sleep", "novalue", NULL },
+	{ "schedule", "get", NULL },
+	{ "schedule", "rm", NULL },
+	{ "schedule", "list", "extra", NULL },
+	{ "status", "--count", "2", NULL },
+	{ "status", "--watch", "--interval", "0", NULL },
+	{ "status", "--watch", "--count", "0", NULL },
+	{ "metrics", "extra", NULL },
 };
 
 START_TEST(t_usage)
@@ -1122,7 +1838,7 @@ START_TEST(t_help)
 {
 	static const char *const cmds[] = { "count", "squares", "submit",
 	    "get", "wait", "cancel", "list", "status", "types", "fetch",
-	    "download", "ping", "help" };
+	    "download", "ping", "schedule", "metrics", "help" };
 	char		 want[64];
 	struct run	 r;
 	size_t		 i;
@@ -1186,6 +1902,17 @@ jobctl_suite(void)
 	tcase_add_test(tc, t_fetch_args);
 	tcase_add_test(tc, t_ping);
 	tcase_add_test(tc, t_download);
+	tcase_add_test(tc, t_batch_chunks);
+	tcase_add_test(tc, t_batch_request_too_large);
+	tcase_add_test(tc, t_batch_stream_order);
+	tcase_add_test(tc, t_batch_timeout);
+	tcase_add_test(tc, t_progress);
+	tcase_add_test(tc, t_schedule);
+	tcase_add_test(tc, t_schedule_ping);
+	tcase_add_test(tc, t_ping_every);
+	tcase_add_test(tc, t_ping_every_signal);
+	tcase_add_test(tc, t_status_watch);
+	tcase_add_test(tc, t_metrics);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,19 @@
 
 #include "harness.h"
 
+int		 harness_standalone;
+
+/* Assert outside Check too (fuzz targets): Check needs its runner. */
+#define H_ASSERT(cond, ...) do {					\
+	if (!(cond)) {							\
+		if (harness_standalone) {				\
+			fprintf(stderr, __VA_ARGS__);			\
+			abort();					\
+		}							\
+		ck_abort_msg(__VA_ARGS__);				\
+	}								\
+} while (0)
+
 struct harness {
 	char		 dir[256];
 	char		 sock[PATH_MAX];
@@ -342,7 +355,7 @@ inproc_start(const struct engine *io, const struct engine *cpu)
 {
 	signal(SIGPIPE, SIG_IGN);	/* as jobd's main() does */
 	snprintf(inproc_dir, sizeof inproc_dir, "/tmp/jobd-unit.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(inproc_dir));
+	H_ASSERT(mkdtemp(inproc_dir) != NULL, "mkdtemp");
 	snprintf(inproc_sock, sizeof inproc_sock, "%s/s", inproc_dir);
 	log_init("test", getenv("JOBD_TEST_DEBUG") ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_WARN);
@@ -358,7 +371,8 @@ inproc_start(const struct engine *io, const struct engine *cpu)
 		sched_set_engine(CLASS_IO, io);
 	if (cpu != NULL)
 		sched_set_engine(CLASS_CPU, cpu);
-	ck_assert_int_eq(server_listen(main_base, inproc_sock, 0600, NULL), 0);
+	H_ASSERT(server_listen(main_base, inproc_sock, 0600, NULL) == 0,
+	    "server_listen %s", inproc_sock);
 	return main_base;
 }
 
@@ -381,7 +395,7 @@ inproc_client(void)
 	char		*err = NULL;
 
 	c = client_connect(inproc_sock, &err);
-	ck_assert_msg(c != NULL, "connect: %s", err);
+	H_ASSERT(c != NULL, "connect: %s", err);
 	inproc_pump();
 	return c;
 }
@@ -415,8 +429,8 @@ inproc_recv(struct client *c)
 json_t *
 inproc_line(struct client *c, const char *line)
 {
-	ck_assert_int_eq(client_send_raw(c, line, strlen(line)), 0);
-	ck_assert_int_eq(client_send_raw(c, "\n", 1), 0);
+	H_ASSERT(client_send_raw(c, line, strlen(line)) == 0, "send");
+	H_ASSERT(client_send_raw(c, "\n", 1) == 0, "send");
 	return inproc_recv(c);
 }
 
@@ -430,10 +444,10 @@ inproc_call(struct client *c, const char *method, json_t *params)
 	    "method", method);
 	if (params != NULL)
 		json_object_set_new(req, "params", params);
-	ck_assert_int_eq(client_send(c, req), 0);
+	H_ASSERT(client_send(c, req) == 0, "send");
 	json_decref(req);
 	r = inproc_recv(c);
-	ck_assert_msg(r != NULL, "no answer to %s", method);
+	H_ASSERT(r != NULL, "no answer to %s", method);
 	return r;
 }
 
@@ -452,7 +466,7 @@ fake_has_capacity(void)
 static void
 fake_start(struct job *job)
 {
-	ck_assert_int_lt(fake_nstarted, FAKE_MAX);
+	H_ASSERT(fake_nstarted < FAKE_MAX, "fake engine full");
 	fake_started[fake_nstarted++] = job;
 	fake_running++;
 	job->engine = (void *)&fake_engine;

@@ -60,6 +60,7 @@ json_t		*harness_await(struct harness *, const char *, const char *);
  * modules on a private event base, with engines the test provides, on a
  * temporary socket. Requests are pumped through the loop by inproc_*.
  */
+extern int	 harness_standalone;	/* set when not under Check */
 struct event_base *inproc_start(const struct engine *, const struct engine *);
 void		 inproc_stop(void);
 struct client	*inproc_client(void);
