@@ -702,6 +702,55 @@ START_TEST(test_bad_corpus)
 }
 END_TEST
 
+/*
+ * Past daemon.drain_timeout_s a running job is cancelled and its waiter
+ * answered; a second SIGTERM stops at once.
+ */
+START_TEST(test_drain_timeout_and_second_signal)
+{
+	const char *const extra[] = { "-o", "cpu.workers=1", "-o",
+	    "daemon.drain_timeout_s=1", NULL };
+	const char *const slow[] = { "-o", "cpu.workers=1", "-o",
+	    "daemon.drain_timeout_s=600", NULL };
+	struct harness	*h = harness_start(extra);
+	struct client	*c = harness_client(h);
+	json_t		*req, *r;
+	int		 st, i;
+
+	req = json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:i}, s:b}}", "jsonrpc",
+	    "2.0", "id", 9, "method", "job.submit", "params", "type", "spin",
+	    "args", "ms", 600000, "wait", 1);
+	ck_assert_int_eq(client_send(c, req), 0);
+	wait_running(h, 1);
+	kill(harness_pid(h), SIGTERM);
+	r = client_recv(c, TEST_TIMEOUT_MS);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(harness_ok(r),
+	    "state")), "cancelled");
+	json_decref(r);
+	client_close(c);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+
+	/* A drain that would take ten minutes, cut short by a second signal. */
+	h = harness_start(slow);
+	c = harness_client(h);
+	ck_assert_int_eq(client_send(c, req), 0);
+	json_decref(req);
+	wait_running(h, 1);
+	kill(harness_pid(h), SIGTERM);
+	usleep(200000);
+	ck_assert_int_eq(waitpid(harness_pid(h), &st, WNOHANG), 0);
+	kill(harness_pid(h), SIGTERM);
+	for (i = 0; i < 200 && waitpid(harness_pid(h), &st, WNOHANG) == 0; i++)
+		usleep(50000);
+	ck_assert_msg(i < 200, "a second SIGTERM did not stop jobd");
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	client_close(c);
+	harness_forget(h);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -722,6 +771,7 @@ main(void)
 	tcase_add_test(tc, test_notify);
 	tcase_add_test(tc, test_socket_activation);
 	tcase_add_test(tc, test_bad_corpus);
+	tcase_add_test(tc, test_drain_timeout_and_second_signal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -209,6 +209,15 @@ harness_stop(struct harness *h)
 	return status;
 }
 
+void
+harness_forget(struct harness *h)
+{
+	if (h->c != NULL)
+		client_close(h->c);
+	nftw(h->dir, harness_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(h);
+}
+
 pid_t
 harness_pid(const struct harness *h)
 {

@@ -30,6 +30,8 @@ int		 harness_stop(struct harness *);
  * the same directory on the same socket. */
 void		 harness_crash(struct harness *);
 void		 harness_restart(struct harness *, const char *const *);
+/* The daemon is already reaped: just remove the directory. */
+void		 harness_forget(struct harness *);
 pid_t		 harness_pid(const struct harness *);
 const char	*harness_socket(const struct harness *);
 const char	*harness_dir(const struct harness *);
