@@ -345,6 +345,9 @@ void		 server_close(void);	/* stop accepting */
 void		 server_shutdown(void);	/* close every connection */
 struct rpc_conn	*conn_rpc(struct conn *);
 void		 conn_send(struct conn *, json_t *);	/* steals */
+/* Send an encoded message, '\n' included; the malloc'ed buffer is taken. */
+void		 conn_send_text(struct conn *, char *, size_t);
+void		 conn_send_pieces(struct conn *, char **, size_t *, int);
 uid_t		 conn_uid(const struct conn *);
 int		 conn_admin(const struct conn *);	/* root or admin_group */
 void		 server_config(void);	/* after cfg changes */
@@ -361,6 +364,7 @@ void		 rpc_handle(struct conn *, const char *, size_t);
 /* For deferred requests whose answer another module produces (job.map). */
 struct rpc_req;
 void		 rpc_req_respond(struct rpc_req *, json_t *);	/* stolen */
+void		 rpc_req_respond_text(struct rpc_req *, char *, size_t);
 void		 rpc_req_notify(struct rpc_req *, const char *, json_t *);
 void		 rpc_req_on_detach(struct rpc_req *, void (*)(void *), void *);
 uid_t		 rpc_req_uid(const struct rpc_req *);
@@ -426,6 +430,15 @@ int		 cpu_init(struct event_base *, const char *);
 void		 cpu_shutdown(void);
 int		 cpu_resize(int);
 extern const struct engine cpu_engine;
+/*
+ * Test hooks (tests/fuzz_worker.c): cpu_test_init() sets the pool up on a
+ * base with no worker process; cpu_test_worker() adds an idle slot and
+ * returns the process's end of its socket: requests come out there and
+ * replies go in, through the real read callback. A test slot that is let
+ * go is dropped, never respawned. cpu_shutdown() ends it all.
+ */
+void		 cpu_test_init(struct event_base *);
+int		 cpu_test_worker(void);
 
 /*
  * The pool <-> worker protocol: one fixed binary struct per SOCK_SEQPACKET
@@ -515,6 +528,8 @@ struct cpu_msg_error {
 
 /* worker.c: the worker process (hidden mode of the jobd binary). */
 int		 worker_main(int);
+/* Test hook: serve one request from a socket, in process (fuzz_worker). */
+int		 worker_test_serve(int);
 
 /* io.c: I/O event-loop threads and the blocking pool. */
 #define IO_OP_FETCH	1		/* jobtype.op of the I/O types */

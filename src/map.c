@@ -48,7 +48,8 @@ struct map {
 	int		 finishing;
 	size_t		 progress_sent;
 	uint64_t	 start_mono;
-	json_t		*results;
+	char		**texts;	/* each result record, encoded */
+	size_t		 textlen;	/* their total length */
 	struct map_item	*slots;
 	struct event	*timeout_ev;
 	struct event	*progress_ev;
@@ -81,24 +82,67 @@ map_free(struct map *m)
 	if (m->req != NULL)
 		rpc_req_on_detach(m->req, NULL, NULL);
 	json_decref(m->params);
-	json_decref(m->results);
+	for (i = 0; i < m->n; i++)
+		free(m->texts[i]);
+	free(m->texts);
 	free(m->slots);
 	free(m);
 }
 
-/* Store an item's record. */
+/*
+ * Store an item's record (taken), encoded: a 100 000-item map keeps 100 000
+ * short strings rather than 100 000 jansson trees.
+ */
 static void
 map_record(struct map *m, size_t index, json_t *rec, enum job_state state)
 {
+	char	*s;
+	size_t	 slot = m->ordered ? index : m->ndone;
+
 	json_object_set_new(rec, "index", json_integer((json_int_t)index));
 	m->counts[state]++;
 	m->ndone++;
 	if (m->stream && m->req != NULL)
 		rpc_req_notify(m->req, "job.done", json_incref(rec));
-	if (m->ordered)
-		json_array_set_new(m->results, index, rec);
-	else
-		json_array_append_new(m->results, rec);
+	if ((s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(9))) == NULL)
+		fatalx("%s: json_dumps failed", __func__);
+	json_decref(rec);
+	m->textlen += strlen(s);
+	m->texts[slot] = s;
+}
+
+/* The whole result as JSON text: {"id", "results": [...], "summary"}. */
+static char *
+map_result_text(struct map *m, size_t *lenp)
+{
+	json_t	*summary;
+	char	*sum, *buf, *p;
+	size_t	 len, i, n;
+
+	summary = json_pack("{s:I, s:I, s:I, s:I, s:f}",
+	    "done", (json_int_t)m->counts[JOB_DONE],
+	    "failed", (json_int_t)m->counts[JOB_FAILED],
+	    "timeout", (json_int_t)m->counts[JOB_TIMEOUT],
+	    "cancelled", (json_int_t)m->counts[JOB_CANCELLED],
+	    "elapsed_ms", (double)(now_mono_us() - m->start_mono) / 1000.0);
+	sum = json_dumps(summary, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(summary);
+	len = m->textlen + m->n + strlen(sum) + strlen(m->id) + 64;
+	buf = p = xmalloc(len);
+	p += snprintf(p, len, "{\"id\":\"%s\",\"results\":[", m->id);
+	for (i = 0; i < m->n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		n = strlen(m->texts[i]);
+		memcpy(p, m->texts[i], n);
+		p += n;
+		free(m->texts[i]);
+		m->texts[i] = NULL;
+	}
+	p += snprintf(p, len - (size_t)(p - buf), "],\"summary\":%s}", sum);
+	free(sum);
+	*lenp = (size_t)(p - buf);
+	return buf;
 }
 
 /* A record for an item that never became a job. */
@@ -116,7 +160,8 @@ map_synthetic(struct map *m, enum job_state state, const char *code,
 static void
 map_finish(struct map *m)
 {
-	json_t	*res;
+	char	*text;
+	size_t	 len;
 
 	if (m->finishing)
 		return;
@@ -127,16 +172,9 @@ map_finish(struct map *m)
 			    "{s:s, s:I, s:I}", "map", m->id,
 			    "done", (json_int_t)m->ndone,
 			    "total", (json_int_t)m->n));
-		res = json_pack("{s:s, s:O, s:{s:I, s:I, s:I, s:I, s:f}}",
-		    "id", m->id, "results", m->results, "summary",
-		    "done", (json_int_t)m->counts[JOB_DONE],
-		    "failed", (json_int_t)m->counts[JOB_FAILED],
-		    "timeout", (json_int_t)m->counts[JOB_TIMEOUT],
-		    "cancelled", (json_int_t)m->counts[JOB_CANCELLED],
-		    "elapsed_ms", (double)(now_mono_us() - m->start_mono) /
-		    1000.0);
+		text = map_result_text(m, &len);
 		rpc_req_on_detach(m->req, NULL, NULL);
-		rpc_req_respond(m->req, res);
+		rpc_req_respond_text(m->req, text, len);
 		m->req = NULL;
 	}
 	log_debug("map %s finished: %zu items", m->id, m->n);
@@ -349,11 +387,7 @@ map_start(struct rpc_req *req, json_t *params, struct rpcerr *err)
 	m->start_mono = now_mono_us();
 	snprintf(m->id, sizeof m->id, "map-%llu",
 	    (unsigned long long)++map_seq);
-	m->results = json_array();
-	if (ordered) {
-		for (i = 0; i < m->n; i++)
-			json_array_append_new(m->results, json_null());
-	}
+	m->texts = xcalloc(m->n > 0 ? m->n : 1, sizeof *m->texts);
 	m->slots = xcalloc(m->n > 0 ? m->n : 1, sizeof *m->slots);
 	/* Enough to keep the engine busy, no more. */
 	if (m->spec.class == CLASS_IO)

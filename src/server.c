@@ -416,15 +416,37 @@ conn_free_cb(const void *data, size_t len, void *arg)
 void
 conn_send(struct conn *c, json_t *msg)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	char		*s;
-	size_t		 len;
+	char	*s;
+	size_t	 len;
 
-	/*
-	 * A client that does not read its answers is dropped: from a timer,
-	 * since our caller may still be using the connection. Its jobs go
-	 * on and stay retrievable by id.
-	 */
+	/* Encoded once, then handed to the buffer by reference. */
+	if ((s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(9))) == NULL)
+		fatalx("%s: json_dumps failed", __func__);
+	json_decref(msg);
+	len = strlen(s);
+	s[len] = '\n';		/* the NUL's place; the length excludes it */
+	conn_send_text(c, s, len + 1);
+}
+
+void
+conn_send_text(struct conn *c, char *s, size_t len)
+{
+	conn_send_pieces(c, &s, &len, 1);
+}
+
+/*
+ * Queue one message made of n malloc'ed pieces (taken), by reference. A
+ * client that does not read its answers is dropped: from a timer, since
+ * our caller may still be using the connection. Its jobs go on and stay
+ * retrievable by id. The bound is checked once per message, so a message
+ * is queued whole or not at all.
+ */
+void
+conn_send_pieces(struct conn *c, char **bufs, size_t *lens, int n)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 i;
+
 	if (c->closing == 2 ||
 	    evbuffer_get_length(out) > (size_t)cfg->max_output_bytes) {
 		if (c->closing != 2) {
@@ -435,17 +457,15 @@ conn_send(struct conn *c, json_t *msg)
 			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 			event_active(c->kill_ev, 0, 0);
 		}
-		json_decref(msg);
+		for (i = 0; i < n; i++)
+			free(bufs[i]);
 		return;
 	}
-	/* Encoded once, then handed to the buffer by reference. */
-	if ((s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(9))) == NULL)
-		fatalx("%s: json_dumps failed", __func__);
-	len = strlen(s);
-	s[len] = '\n';		/* the NUL's place; the length excludes it */
-	if (evbuffer_add_reference(out, s, len + 1, conn_free_cb, s) == -1)
-		fatalx("%s: evbuffer_add_reference failed", __func__);
-	json_decref(msg);
+	for (i = 0; i < n; i++) {
+		if (evbuffer_add_reference(out, bufs[i], lens[i], conn_free_cb,
+		    bufs[i]) == -1)
+			fatalx("%s: evbuffer_add_reference failed", __func__);
+	}
 }
 
 uid_t

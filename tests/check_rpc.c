@@ -674,6 +674,30 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/* One answer bigger than max_output_bytes still goes out whole. */
+START_TEST(test_map_big_answer)
+{
+	json_t	*notes = json_array(), *r;
+	int	 i, n = 1500;
+
+	cfg->max_output_bytes = 64 * 1024;
+	cfg->max_transfers = 5000;
+	fake_capacity = 5000;
+	send_map(83, json_pack("{s:s, s:o}", "type", "t_io", "items",
+	    items(n)));
+	for (i = 0; i < 20 && fake_nstarted < n; i++)
+		inproc_pump();
+	ck_assert_int_eq(fake_nstarted, n);
+	for (i = 0; i < n; i++)
+		fake_complete(fake_started[i]);
+	r = map_collect(notes, 83);
+	ck_assert_int_eq(json_array_size(json_object_get(harness_ok(r),
+	    "results")), n);
+	json_decref(r);
+	json_decref(notes);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -699,6 +723,7 @@ main(void)
 	tcase_add_test(tc, test_map_bad_items);
 	tcase_add_test(tc, test_map_disconnect);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_map_big_answer);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
