@@ -121,6 +121,7 @@ struct batch_done {
 /* The progress bar on stderr. */
 struct progress {
 	int		 on;		/* stderr is a terminal */
+	int		 out_tty;	/* so is stdout */
 	int		 shown;		/* a bar is on the screen now */
 	int		 dirty;		/* something to redraw */
 	uint64_t	 start;		/* mono us */
@@ -892,37 +893,47 @@ jobctl_stdin_line(struct batch *b, int wait)
 	ssize_t		 n;
 
 	for (;;) {
-		nl = memchr(b->ibuf + b->ipos, '\n', b->ilen - b->ipos);
-		if (nl != NULL || (b->ieof && b->ipos < b->ilen)) {
-			if (nl == NULL)
-				nl = b->ibuf + b->ilen;
+		nl = b->ipos < b->ilen ? memchr(b->ibuf + b->ipos, '\n',
+		    b->ilen - b->ipos) : NULL;
+		if (nl != NULL) {
 			*nl = '\0';
 			line = b->ibuf + b->ipos;
-			b->ipos = (size_t)(nl - b->ibuf) + (nl < b->ibuf +
-			    b->ilen ? 1 : 0);
-			if (b->ipos > b->ilen)
-				b->ipos = b->ilen;
+			b->ipos = (size_t)(nl - b->ibuf) + 1;
+			return line;
+		}
+		if (b->ieof && b->ipos < b->ilen) {
+			/* The last line has no newline: room was kept. */
+			b->ibuf[b->ilen] = '\0';
+			line = b->ibuf + b->ipos;
+			b->ipos = b->ilen;
 			return line;
 		}
 		if (b->ieof)
 			return NULL;
-		if (!wait) {
-			pfd.fd = STDIN_FILENO;
-			pfd.events = POLLIN;
-			if (poll(&pfd, 1, 0) < 1)
-				return NULL;
-		}
+		pfd.fd = STDIN_FILENO;
+		pfd.events = POLLIN;
+		if (!wait && poll(&pfd, 1, 0) < 1)
+			return NULL;
 		/* Keep the unread part at the start, with room to read. */
-		memmove(b->ibuf, b->ibuf + b->ipos, b->ilen - b->ipos);
-		b->ilen -= b->ipos;
-		b->ipos = 0;
+		if (b->ipos > 0) {
+			memmove(b->ibuf, b->ibuf + b->ipos, b->ilen - b->ipos);
+			b->ilen -= b->ipos;
+			b->ipos = 0;
+		}
 		if (b->isize - b->ilen < 4096) {
 			b->isize = b->isize == 0 ? 65536 : b->isize * 2;
 			b->ibuf = xreallocarray(b->ibuf, b->isize + 1, 1);
 		}
 		n = read(STDIN_FILENO, b->ibuf + b->ilen, b->isize - b->ilen);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && errno == EAGAIN) {
+			/* A non-blocking stdin (someone else's setting). */
+			if (!wait)
+				return NULL;
+			poll(&pfd, 1, -1);
+			continue;
+		}
 		if (n == -1) {
 			fprintf(stderr, "jobctl: stdin: %s\n", strerror(errno));
 			jobctl_fail(b->j, EXIT_NOTDONE);
@@ -1077,7 +1088,8 @@ jobctl_batch_finish(struct batch *b, size_t index, char *item, json_t *record)
 		if (!jobctl_is_done(record))
 			jobctl_fail(b->j, EXIT_NOTDONE);
 		/* Output on the bar's terminal line would be garbled. */
-		if (isatty(STDOUT_FILENO) || !jobctl_is_done(record))
+		if (b->bar.shown && (b->bar.out_tty ||
+		    !jobctl_is_done(record)))
 			jobctl_progress_erase(&b->bar);
 		b->report(b, item, record);
 	}
@@ -1434,6 +1446,7 @@ jobctl_batch_run(struct batch *b, char **argv, int argc)
 	if (i == argc && argc > 0 && !b->j->json)
 		b->done = xcalloc((size_t)argc, sizeof *b->done);
 	b->bar.on = isatty(STDERR_FILENO);
+	b->bar.out_tty = isatty(STDOUT_FILENO);
 	b->bar.start = b->bar.last = now_mono_us();
 	if (b->j->timeout_s > 0)
 		deadline = b->j->start + (uint64_t)(b->j->timeout_s * 1e6) +
