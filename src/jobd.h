@@ -325,6 +325,9 @@ int		 sched_spec(json_t *, const char *const *, struct job_spec *,
 /* Create, check and queue a job; args stolen; NULL with rpcerr. */
 struct job	*sched_create(const struct job_spec *, json_t *, uid_t,
 		     struct rpcerr *);
+/* Check args as a submit would, without creating a job. */
+int		 sched_check(const struct job_spec *, json_t *, uid_t,
+		     struct rpcerr *);
 /* Validate job.submit params and create + queue a job. */
 struct job	*sched_submit(json_t *, uid_t, struct rpcerr *);
 void		 sched_kick(enum job_class);	/* an engine has room */
@@ -432,13 +435,14 @@ int		 cpu_resize(int);
 extern const struct engine cpu_engine;
 /*
  * Test hooks (tests/fuzz_worker.c): cpu_test_init() sets the pool up on a
- * base with no worker process; cpu_test_worker() adds an idle slot and
- * returns the process's end of its socket: requests come out there and
- * replies go in, through the real read callback. A test slot that is let
- * go is dropped, never respawned. cpu_shutdown() ends it all.
+ * base with no worker process; cpu_test_worker(starting) adds a slot,
+ * idle or waiting for READY, and returns the process's end of its
+ * socket: requests come out there and replies go in, through the real
+ * read callback. A test slot that is let go is dropped, never respawned.
+ * cpu_shutdown() ends it all.
  */
 void		 cpu_test_init(struct event_base *);
-int		 cpu_test_worker(void);
+int		 cpu_test_worker(int);
 
 /*
  * The pool <-> worker protocol: one fixed binary struct per SOCK_SEQPACKET

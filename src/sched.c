@@ -352,6 +352,24 @@ sched_create(const struct job_spec *spec, json_t *args, uid_t uid,
 	return job;
 }
 
+/* Would these args be accepted? A dry run of the type's check. */
+int
+sched_check(const struct job_spec *spec, json_t *args, uid_t uid,
+    struct rpcerr *err)
+{
+	struct job	*job;
+	int		 rv = 0;
+
+	if (spec->type->check == NULL)
+		return 0;
+	job = job_new(spec->type, spec->class, json_deep_copy(args),
+	    (int)spec->priority, spec->tag, spec->timeout_ms, uid);
+	if (spec->type->check(job, job->args, err) == -1)
+		rv = -1;
+	job_free(job);
+	return rv;
+}
+
 struct job *
 sched_submit(json_t *params, uid_t uid, struct rpcerr *err)
 {

@@ -324,6 +324,13 @@ schedule_add(json_t *params, uid_t uid, int admin, json_t **result, struct rpcer
 	}
 	if (json_object_get(s->params, "args") == NULL)
 		json_object_set_new(s->params, "args", json_object());
+	/* Bad args are refused now, not found out at every run. */
+	if (sched_check(&s->spec, json_object_get(s->params, "args"), uid,
+	    err) == -1) {
+		json_decref(s->params);
+		free(s);
+		return -1;
+	}
 	s->uid = uid;
 	s->every_ms = every;
 	s->jitter_ms = jitter;

@@ -349,6 +349,8 @@ START_TEST(test_schedule_bad_params)
 		"{\"job\":{\"type\":\"t_io\"},\"every_ms\":1000,"
 		    "\"jitter_ms\":2000}",
 		"{\"job\":{\"type\":\"t_io\",\"wait\":true},\"every_ms\":1000}",
+		"{\"job\":{\"type\":\"t_io\",\"args\":{\"n\":\"x\"}},"
+		    "\"every_ms\":1000}",
 	};
 	struct rpcerr	 err;
 	json_error_t	 jerr;
