@@ -154,6 +154,7 @@ static uint64_t		 cpu_restarts[CPU_NRESTARTS];
 static unsigned char	*cpu_rbuf;	/* one message from a worker */
 static int		 cpu_started;
 static int		 cpu_stopping;
+static int		 cpu_testing;	/* cpu_test_init: slots have no process */
 
 static int	 cpu_check_charcount(struct job *, json_t *, struct rpcerr *);
 static int	 cpu_check_squares(struct job *, json_t *, struct rpcerr *);
@@ -647,7 +648,7 @@ cpu_worker_close(struct cpu_worker *w, enum cpu_why why, int reaped)
 static void
 cpu_worker_refill(struct cpu_worker *w, int delay_ms)
 {
-	if (w->retire || cpu_stopping) {
+	if (w->retire || cpu_stopping || cpu_testing) {
 		cpu_worker_free(w);
 		return;
 	}
@@ -1108,9 +1109,18 @@ cpu_reply(struct cpu_worker *w, size_t n)
 	}
 	switch (hdr->type) {
 	case CPU_MSG_COUNT_DONE:
+		/*
+		 * lead_skip and tail_extra feed count_merge: a sequence is at
+		 * most 4 bytes, so neither is above 3, nor beyond the range
+		 * or the file (count_range). Unchecked, an impossible value
+		 * was taken and turned a valid file invalid.
+		 */
 		if (run->op != CPU_OP_CHARCOUNT || n != sizeof *mc ||
 		    mc->valid > 1 || mc->bytes != t->arg.count.len ||
-		    mc->chars > mc->bytes || mc->lines > mc->bytes)
+		    mc->chars > mc->bytes || mc->lines > mc->bytes ||
+		    mc->lead_skip > 3 || mc->lead_skip > mc->bytes ||
+		    mc->tail_extra > 3 || mc->tail_extra > t->arg.count.fsize -
+		    t->arg.count.off - t->arg.count.len)
 			return -1;
 		memset(&t->res.count, 0, sizeof t->res.count);
 		t->res.count.bytes = mc->bytes;
@@ -1201,11 +1211,11 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 		cpu_worker_lost(w, 0, 0, "broke its socket");
 		goto out;
 	}
-	if (n == 0) {
-		cpu_worker_lost(w, 0, 0, "closed its socket");
-		goto out;
-	}
-	/* Workers never send descriptors. */
+	/*
+	 * Workers never send descriptors. Close any before looking at n: a
+	 * zero-length message (read as end of file) can carry them too, and
+	 * they would leak (found by tests/fuzz_worker).
+	 */
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
@@ -1215,6 +1225,10 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 				close(((int *)CMSG_DATA(cmsg))[i]);
 		}
 		bad = 1;
+	}
+	if (n == 0) {
+		cpu_worker_lost(w, 0, 0, "closed its socket");
+		goto out;
 	}
 	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n < sizeof *hdr || hdr->len != (size_t)n)
@@ -1603,4 +1617,60 @@ cpu_shutdown(void)
 		cpu_exe_fd = -1;
 	}
 	cpu_started = 0;
+	cpu_testing = 0;
+}
+
+/* Test hook: the pool on base, with types and engine, but no process. */
+void
+cpu_test_init(struct event_base *base)
+{
+	size_t	 i;
+
+	cpu_base = base;
+	cpu_rbuf = xmalloc(CPU_MSG_MAX);
+	cpu_stopping = 0;
+	cpu_testing = 1;
+	memset(cpu_restarts, 0, sizeof cpu_restarts);
+	for (i = 0; i < nitems(cpu_types); i++)
+		sched_register(&cpu_types[i]);
+	sched_set_engine(CLASS_CPU, &cpu_engine);
+	cpu_started = 1;
+}
+
+/*
+ * Test hook: a slot whose process is the caller, on the returned end of
+ * its socketpair (the caller closes it); -1 on failure. Idle, it is sent
+ * queued tasks at once; starting, it waits for READY (pid 0, no
+ * watchdog).
+ */
+int
+cpu_test_worker(int starting)
+{
+	struct cpu_worker	*w;
+	int			 sv[2], sz;
+
+	if (!cpu_testing)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	sz = (int)CPU_MSG_MAX + 4096;
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	w = cpu_worker_new();
+	w->fd = sv[0];
+	w->state = starting ? CPU_W_STARTING : CPU_W_IDLE;
+	w->spawned = now_mono_us();
+	w->ev = event_new(cpu_base, w->fd, EV_READ | EV_PERSIST, cpu_read_cb,
+	    w);
+	if (set_nonblock(w->fd) == -1 || w->ev == NULL ||
+	    event_add(w->ev, NULL) == -1) {
+		log_warnx("%s: event_add", __func__);
+		cpu_worker_free(w);
+		close(sv[1]);
+		return -1;
+	}
+	cpu_pump();
+	return sv[1];
 }

@@ -363,13 +363,52 @@ out:
 		close(fds[i]);
 }
 
+/*
+ * Read one request and answer it: 1 when answered (a refusal too), 0 when
+ * the pool closed the socket, -1 for a message too short to answer.
+ */
+static int
+worker_serve(void)
+{
+	union worker_req	 req;
+	ssize_t			 n;
+	int			 fds[WORKER_MAX_FDS], nfds, i;
+
+	n = worker_recv(&req, fds, &nfds);
+	if (n == 0 || (size_t)n < sizeof req.hdr) {
+		/* The process ends here; closing matters to the test hook. */
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (n == 0)
+			return 0;	/* the pool closed: recycled or stopping */
+		log_warnx("%s: short message (%zd bytes)", __func__, n);
+		return -1;
+	}
+	worker_dispatch(&req, (size_t)n, fds, nfds);
+	return 1;
+}
+
+/*
+ * Test hook (tests/fuzz_worker.c): serve one request from sock as the
+ * worker's loop does, in this process, with no hello. Returns as
+ * worker_serve(). The worker still exits if sock fails.
+ */
+int
+worker_test_serve(int sock)
+{
+	int	 saved = worker_fd, r;
+
+	worker_fd = sock;
+	r = worker_serve();
+	worker_fd = saved;
+	return r;
+}
+
 /* The worker's main: fd is the pool's socket. Returns the exit status. */
 int
 worker_main(int fd)
 {
-	union worker_req	 req;
-	ssize_t			 n;
-	int			 fds[WORKER_MAX_FDS], nfds, type;
+	int			 type, r;
 	socklen_t		 tlen = sizeof type;
 
 	/*
@@ -394,14 +433,7 @@ worker_main(int fd)
 	if (worker_hello() == -1)
 		return 1;
 
-	for (;;) {
-		if ((n = worker_recv(&req, fds, &nfds)) == 0)
-			break;		/* the pool closed: recycled or stopping */
-		if ((size_t)n < sizeof req.hdr) {
-			log_warnx("%s: short message (%zd bytes)", __func__, n);
-			return 1;
-		}
-		worker_dispatch(&req, (size_t)n, fds, nfds);
-	}
-	return 0;
+	while ((r = worker_serve()) == 1)
+		;
+	return r == 0 ? 0 : 1;
 }
