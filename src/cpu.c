@@ -317,8 +317,8 @@ cpu_check_charcount(struct job *job, json_t *args, struct rpcerr *err)
 		    "not a regular file (%s): %s", cpu_ftype(st.st_mode), path);
 		return -1;
 	}
-	fd = open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY);
+	/* Not a plain open: the path may have changed since it was checked. */
+	fd = path_open_nofollow(resolved, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1)
 		return cpu_path_error(err, path, errno);
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {

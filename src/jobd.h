@@ -112,6 +112,8 @@ int		 set_cloexec(int);
  * outside the roots). Writes the resolved path.
  */
 int		 path_allowed(const char *, char *, size_t, struct rpcerr *);
+/* Open a resolved absolute path with O_NOFOLLOW on every component. */
+int		 path_open_nofollow(const char *, int);
 /*
  * Job argument helpers for jobtype check() functions. Each validates one
  * member of an args object and writes the default back when it is absent,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jobd.h"
 
@@ -138,6 +139,48 @@ path_allowed(const char *path, char *out, size_t outlen, struct rpcerr *err)
 	}
 	strcpy(out, resolved);
 	return 0;
+}
+
+/*
+ * Open an absolute, already resolved path one component at a time with
+ * O_NOFOLLOW, so a directory swapped for a symbolic link after the path
+ * was checked cannot lead anywhere else (plain O_NOFOLLOW guards only the
+ * last component). -1 with errno (ELOOP or ENOTDIR for a link).
+ */
+int
+path_open_nofollow(const char *path, int flags)
+{
+	char	 buf[PATH_MAX], *p, *slash;
+	int	 dfd, fd, saved;
+
+	if (path[0] != '/' || strlen(path) >= sizeof buf) {
+		errno = EINVAL;
+		return -1;
+	}
+	strcpy(buf, path);
+	if ((dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	p = buf + 1;
+	while ((slash = strchr(p, '/')) != NULL) {
+		*slash = '\0';
+		if (*p != '\0') {
+			fd = openat(dfd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			saved = errno;
+			close(dfd);
+			if (fd == -1) {
+				errno = saved;
+				return -1;
+			}
+			dfd = fd;
+		}
+		p = slash + 1;
+	}
+	fd = openat(dfd, *p != '\0' ? p : ".", flags | O_NOFOLLOW | O_CLOEXEC);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return fd;
 }
 
 int

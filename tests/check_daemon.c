@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -751,6 +752,38 @@ START_TEST(test_drain_timeout_and_second_signal)
 }
 END_TEST
 
+/* A path through a symbolic link is refused at every component. */
+START_TEST(test_path_open_nofollow)
+{
+	char	 dir[] = "/tmp/jobd-path.XXXXXX", path[256], *cmd;
+	int	 fd, st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/real", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/real/f", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(path, sizeof path, "%s/link", dir);
+	ck_assert_int_eq(symlink("real", path), 0);
+
+	snprintf(path, sizeof path, "%s/real/f", dir);
+	fd = path_open_nofollow(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(path, sizeof path, "%s/link/f", dir);	/* a middle link */
+	ck_assert_int_eq(path_open_nofollow(path, O_RDONLY), -1);
+	ck_assert(errno == ELOOP || errno == ENOTDIR);
+	snprintf(path, sizeof path, "%s/link", dir);	/* the last one */
+	ck_assert_int_eq(path_open_nofollow(path, O_RDONLY), -1);
+	ck_assert_int_eq(path_open_nofollow("relative/f", O_RDONLY), -1);
+	xasprintf(&cmd, "rm -rf %s", dir);
+	free(harness_sh(cmd, &st));
+	free(cmd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -761,6 +794,7 @@ main(void)
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_version_and_usage);
+	tcase_add_test(tc, test_path_open_nofollow);
 	tcase_add_test(tc, test_config_check);
 	tcase_add_test(tc, test_socket_file);
 	tcase_add_test(tc, test_error_codes);
