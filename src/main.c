@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -50,6 +52,22 @@ main_self_exe(void)
 	if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0)
 		return "/proc/self/exe";
 	return path;
+}
+
+/*
+ * Every client and every transfer is a descriptor: raise the soft limit
+ * to the hard one (systemd's LimitNOFILE= sets both).
+ */
+static void
+main_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("%s: setrlimit", __func__);
 }
 
 static __attribute__((noreturn)) void
@@ -273,6 +291,7 @@ main(int argc, char **argv)
 	log_setlevel(cfg->log_level);
 
 	signal(SIGPIPE, SIG_IGN);
+	main_raise_nofile();
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	if ((main_base = event_base_new()) == NULL)

@@ -784,6 +784,207 @@ START_TEST(test_path_open_nofollow)
 }
 END_TEST
 
+/* The daemon's resident memory in KiB. */
+static long
+daemon_rss_kb(struct harness *h)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)harness_pid(h));
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static int
+connections(struct harness *h)
+{
+	json_t	*r;
+	int	 n;
+
+	r = harness_call(h, "daemon.status", NULL);
+	n = (int)json_integer_value(json_object_get(harness_ok(r),
+	    "connections"));
+	json_decref(r);
+	return n;
+}
+
+/*
+ * A client that never reads is dropped once its backlog passes
+ * max_output_bytes; its jobs finish and stay retrievable; others are
+ * served all along.
+ */
+START_TEST(test_slow_reader)
+{
+	const char *const extra[] = { "-o", "limits.max_output_bytes=64K",
+	    NULL };
+	struct harness	*h = harness_start(extra);
+	struct client	*slow;
+	json_t		*req, *r, *jobs;
+	json_int_t	 accepted = 0, done;
+	long		 before, after;
+	int		 i, n = 400;
+
+	before = daemon_rss_kb(h);
+	slow = harness_client(h);
+	for (i = 0; i < n; i++) {
+		req = json_pack("{s:s, s:i, s:s, s:{s:s, s:b, s:{s:i, s:i, "
+		    "s:b}}}", "jsonrpc", "2.0", "id", i, "method", "job.submit",
+		    "params", "type", "squares", "wait", 1, "args", "from", 1,
+		    "to", 1000, "values", 1);
+		ck_assert_int_eq(client_send(slow, req), 0);
+		json_decref(req);
+	}
+	/* Others are answered meanwhile, and the slow one goes. */
+	for (i = 0; i < 1200 && connections(h) != 1; i++)
+		usleep(50000);
+	ck_assert_int_eq(connections(h), 1);
+	/* Every job it got in before it was dropped finishes, and is kept. */
+	for (i = 0; i < 1200; i++) {
+		r = harness_call(h, "daemon.status", NULL);
+		jobs = json_object_get(harness_ok(r), "jobs");
+		accepted = json_integer_value(json_object_get(harness_ok(r),
+		    "retained"));
+		done = json_integer_value(json_object_get(jobs, "done"));
+		json_decref(r);
+		if (accepted > 0 && done == accepted)
+			break;
+		usleep(50000);
+	}
+	ck_assert_int_lt(i, 1200);
+	ck_assert_int_le(accepted, n);
+	after = daemon_rss_kb(h);
+	fprintf(stderr, "slow reader: jobd RSS %ld KiB before, %ld KiB after "
+	    "(%lld of %d jobs accepted, all done and retained)\n", before,
+	    after, (long long)accepted, n);
+	ck_assert_int_lt(after - before, 64 * 1024);
+	client_close(slow);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* 1000 clients at once, each waiting for a job; all answered. */
+START_TEST(test_thousand_clients)
+{
+	enum { N = 1000 };
+	struct harness	*h = harness_start(NULL);
+	static struct client *cs[N];
+	json_t		*req, *r;
+	long		 before, after;
+	int		 i;
+
+	before = daemon_rss_kb(h);
+	req = json_pack("{s:s, s:i, s:s, s:{s:s, s:b, s:{s:i}}}", "jsonrpc",
+	    "2.0", "id", 1, "method", "job.submit", "params", "type", "sleep",
+	    "wait", 1, "args", "ms", 200);
+	for (i = 0; i < N; i++) {
+		cs[i] = harness_client(h);
+		ck_assert_int_eq(client_send(cs[i], req), 0);
+	}
+	json_decref(req);
+	ck_assert_int_eq(connections(h), N + 1);
+	for (i = 0; i < N; i++) {
+		r = client_recv(cs[i], TEST_TIMEOUT_MS);
+		ck_assert_msg(r != NULL, "client %d got no answer", i);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    harness_ok(r), "state")), "done");
+		json_decref(r);
+	}
+	after = daemon_rss_kb(h);
+	for (i = 0; i < N; i++)
+		client_close(cs[i]);
+	for (i = 0; i < 200 && connections(h) != 1; i++)
+		usleep(50000);
+	ck_assert_int_eq(connections(h), 1);
+	fprintf(stderr, "1000 clients: jobd RSS %ld KiB before, %ld KiB with "
+	    "them, %ld KiB after they left\n", before, after, daemon_rss_kb(h));
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/*
+ * Workers stopped (SIGSTOP) or killed in a loop during jobs: every job
+ * ends in a defined state and every slot is refilled.
+ */
+START_TEST(test_worker_faults_loop)
+{
+	struct harness	*h = harness_start(one_worker);
+	json_t		*r, *w;
+	pid_t		 pid;
+	int		 round, i;
+	char		 id[64];
+
+	for (round = 0; round < 6; round++) {
+		r = harness_call(h, "job.submit", json_pack("{s:s, s:{s:i}, "
+		    "s:i}", "type", "spin", "args", "ms", 60000, "timeout_ms",
+		    1500));
+		snprintf(id, sizeof id, "%s", json_string_value(json_object_get(
+		    harness_ok(r), "id")));
+		json_decref(r);
+		wait_running(h, 1);
+		r = harness_call(h, "daemon.status", NULL);
+		w = json_array_get(json_object_get(json_object_get(
+		    json_object_get(harness_ok(r), "pools"), "cpu"), "workers"),
+		    0);
+		pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
+		json_decref(r);
+		ck_assert_int_gt(pid, 0);
+		kill(pid, round % 2 ? SIGKILL : SIGSTOP);
+		r = harness_await(h, id, NULL);
+		/* Stopped: the timeout kills it. Killed: retried, then timeout. */
+		ck_assert_str_eq(json_string_value(json_object_get(r, "state")),
+		    "timeout");
+		json_decref(r);
+	}
+	/* The slot is refilled and works. */
+	for (i = 0; i < 3; i++) {
+		r = harness_run(h, "squares", json_pack("{s:i, s:i}", "from", 1,
+		    "to", 3));
+		ck_assert_str_eq(json_string_value(json_object_get(r, "state")),
+		    "done");
+		json_decref(r);
+	}
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* A client that leaves while waiting changes nothing for the job. */
+START_TEST(test_disconnect_mid_wait)
+{
+	struct harness	*h = harness_start(one_worker);
+	struct client	*c;
+	json_t		*r, *req;
+	char		 id[64];
+	int		 i;
+
+	r = harness_call(h, "job.submit", json_pack("{s:s, s:{s:i}}", "type",
+	    "spin", "args", "ms", 300));
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(
+	    harness_ok(r), "id")));
+	json_decref(r);
+	for (i = 0; i < 20; i++) {
+		c = harness_client(h);
+		req = json_pack("{s:s, s:i, s:s, s:{s:s}}", "jsonrpc", "2.0",
+		    "id", 1, "method", "job.wait", "params", "id", id);
+		ck_assert_int_eq(client_send(c, req), 0);
+		json_decref(req);
+		client_close(c);
+	}
+	r = harness_await(h, id, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "state")), "done");
+	json_decref(r);
+	ck_assert_int_eq(connections(h), 1);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -806,6 +1007,10 @@ main(void)
 	tcase_add_test(tc, test_socket_activation);
 	tcase_add_test(tc, test_bad_corpus);
 	tcase_add_test(tc, test_drain_timeout_and_second_signal);
+	tcase_add_test(tc, test_slow_reader);
+	tcase_add_test(tc, test_thousand_clients);
+	tcase_add_test(tc, test_worker_faults_loop);
+	tcase_add_test(tc, test_disconnect_mid_wait);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
