@@ -1791,6 +1791,63 @@ cmd_submit_stdin(const struct jobctl_cmd *cmd)
 	return job;
 }
 
+/* The options every job takes (submit, schedule add); 0 if not one. */
+static int
+cmd_job_opt(const struct jobctl_cmd *cmd, int ch, json_t *opts)
+{
+	int64_t	 n;
+
+	switch (ch) {
+	case 'p':
+		if (jobctl_int(optarg, INT_MIN, INT_MAX, &n) == -1)
+			jobctl_usage(cmd, "bad priority: %s", optarg);
+		json_object_set_new(opts, "priority", json_integer(n));
+		return 1;
+	case OPT_TAG:
+		json_object_set_new(opts, "tag", json_string(optarg));
+		return 1;
+	case OPT_CLASS:
+		if (strcmp(optarg, "io") != 0 && strcmp(optarg, "cpu") != 0)
+			jobctl_usage(cmd, "class must be io or cpu");
+		json_object_set_new(opts, "class", json_string(optarg));
+		return 1;
+	case OPT_TIMEOUT_MS:
+		if (jobctl_int(optarg, 0, INT64_MAX, &n) == -1)
+			jobctl_usage(cmd, "bad --timeout-ms: %s", optarg);
+		json_object_set_new(opts, "timeout_ms", json_integer(n));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The job the operands describe, TYPE key=value... or - (a JSON job on
+ * stdin), with the options (taken) over it.
+ */
+static json_t *
+cmd_job(const struct jobctl_cmd *cmd, int argc, char **argv, json_t *opts)
+{
+	json_t	*job, *args;
+	int	 i;
+
+	if (optind >= argc)
+		jobctl_usage(cmd, "no job type given");
+	if (strcmp(argv[optind], "-") == 0) {
+		if (optind + 1 != argc)
+			jobctl_usage(cmd, "nothing may follow -");
+		job = cmd_submit_stdin(cmd);
+	} else {
+		args = json_object();
+		for (i = optind + 1; i < argc; i++)
+			cmd_submit_kv(cmd, args, argv[i]);
+		job = json_pack("{s:s, s:o}", "type", argv[optind],
+		    "args", args);
+	}
+	json_object_update(job, opts);
+	json_decref(opts);
+	return job;
+}
+
 /* submit TYPE key=value... | submit -: any job. */
 static int
 cmd_submit(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
@@ -1805,9 +1862,8 @@ cmd_submit(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t		*params, *opts, *result, *args;
-	int64_t		 n;
-	int		 ch, i, count = 0;
+	json_t		*params, *opts, *result;
+	int		 ch, count = 0;
 	char		 buf[64];
 
 	opts = json_object();
@@ -1818,46 +1874,12 @@ cmd_submit(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		case 'w':
 			json_object_set_new(opts, "wait", json_true());
 			break;
-		case 'p':
-			if (jobctl_int(optarg, INT_MIN, INT_MAX, &n) == -1)
-				jobctl_usage(cmd, "bad priority: %s", optarg);
-			json_object_set_new(opts, "priority", json_integer(n));
-			break;
-		case OPT_TAG:
-			json_object_set_new(opts, "tag", json_string(optarg));
-			break;
-		case OPT_CLASS:
-			if (strcmp(optarg, "io") != 0 &&
-			    strcmp(optarg, "cpu") != 0)
-				jobctl_usage(cmd, "class must be io or cpu");
-			json_object_set_new(opts, "class", json_string(optarg));
-			break;
-		case OPT_TIMEOUT_MS:
-			if (jobctl_int(optarg, 0, INT64_MAX, &n) == -1)
-				jobctl_usage(cmd, "bad --timeout-ms: %s",
-				    optarg);
-			json_object_set_new(opts, "timeout_ms",
-			    json_integer(n));
-			break;
 		default:
-			jobctl_common_opt(j, cmd, ch, argv);
+			if (!cmd_job_opt(cmd, ch, opts))
+				jobctl_common_opt(j, cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
-		jobctl_usage(cmd, "no job type given");
-	if (strcmp(argv[optind], "-") == 0) {
-		if (optind + 1 != argc)
-			jobctl_usage(cmd, "nothing may follow -");
-		params = cmd_submit_stdin(cmd);
-	} else {
-		args = json_object();
-		for (i = optind + 1; i < argc; i++)
-			cmd_submit_kv(cmd, args, argv[i]);
-		params = json_pack("{s:s, s:o}", "type", argv[optind],
-		    "args", args);
-	}
-	json_object_update(params, opts);
-	json_decref(opts);
+	params = cmd_job(cmd, argc, argv, opts);
 
 	if ((result = jobctl_call(j, "job.submit", params, NULL)) == NULL)
 		return 0;
@@ -3050,9 +3072,8 @@ cmd_schedule_add(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t		*params, *job, *opts, *args, *res;
-	int64_t		 n;
-	int		 ch, i;
+	json_t		*params, *job, *opts, *res;
+	int		 ch;
 	char		 buf[64];
 
 	params = json_pack("{s:I}", "every_ms", (json_int_t)60000);
@@ -3077,47 +3098,13 @@ cmd_schedule_add(struct jobctl *j, const struct jobctl_cmd *cmd, int argc,
 			json_object_set_new(params, "flip_after", json_integer(
 			    jobctl_count_opt(cmd, "--flip-after", optarg, 1)));
 			break;
-		case 'p':
-			if (jobctl_int(optarg, INT_MIN, INT_MAX, &n) == -1)
-				jobctl_usage(cmd, "bad priority: %s", optarg);
-			json_object_set_new(opts, "priority", json_integer(n));
-			break;
-		case OPT_TAG:
-			json_object_set_new(opts, "tag", json_string(optarg));
-			break;
-		case OPT_CLASS:
-			if (strcmp(optarg, "io") != 0 &&
-			    strcmp(optarg, "cpu") != 0)
-				jobctl_usage(cmd, "class must be io or cpu");
-			json_object_set_new(opts, "class", json_string(optarg));
-			break;
-		case OPT_TIMEOUT_MS:
-			if (jobctl_int(optarg, 0, INT64_MAX, &n) == -1)
-				jobctl_usage(cmd, "bad --timeout-ms: %s",
-				    optarg);
-			json_object_set_new(opts, "timeout_ms",
-			    json_integer(n));
-			break;
 		default:
-			jobctl_common_opt(j, cmd, ch, argv);
+			if (!cmd_job_opt(cmd, ch, opts))
+				jobctl_common_opt(j, cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
-		jobctl_usage(cmd, "schedule add: no job type given");
-	if (strcmp(argv[optind], "-") == 0) {
-		if (optind + 1 != argc)
-			jobctl_usage(cmd, "nothing may follow -");
-		job = cmd_submit_stdin(cmd);
-		json_object_del(job, "wait");
-	} else {
-		args = json_object();
-		for (i = optind + 1; i < argc; i++)
-			cmd_submit_kv(cmd, args, argv[i]);
-		job = json_pack("{s:s, s:o}", "type", argv[optind],
-		    "args", args);
-	}
-	json_object_update(job, opts);
-	json_decref(opts);
+	job = cmd_job(cmd, argc, argv, opts);
+	json_object_del(job, "wait");
 	json_object_set_new(params, "job", job);
 
 	if ((res = jobctl_call(j, "schedule.add", params, NULL)) == NULL)
