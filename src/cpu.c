@@ -4,12 +4,16 @@
  *
  * A job becomes one or more tasks (a big file is cut into byte ranges, a
  * long range of numbers into sub-ranges) in one FIFO; idle workers take
- * tasks from it, one at a time, and the results are merged in order when
- * the last task of the job is in. Workers are started by re-executing the
+ * tasks from it and the results are merged in order when the last task of
+ * the job is in. A worker may hold up to CPU_DEPTH tasks at once (see
+ * there): it serves its socket in order, so replies come in send order and
+ * each must answer the worker's oldest outstanding task. Workers are started by re-executing the
  * daemon's own binary with posix_spawn, never by a bare fork of this
  * multi-threaded process. A worker that dies is reaped on SIGCHLD and
  * replaced (with a growing delay if they keep dying); a timeout or cancel
- * kills the workers running the job's tasks; a worker is recycled after
+ * kills the workers holding the job's tasks; either way the tasks of other
+ * jobs a lost worker held but had not started go back to the front of the
+ * FIFO at no cost to their jobs. A worker is recycled after
  * max_jobs_per_worker tasks.
  *
  * A "worker" here is a slot of the pool: it keeps its id, counters and
@@ -46,6 +50,30 @@ extern char	**environ;
 #define CPU_START_TIMEOUT_S	30		/* spawn to READY */
 #define CPU_SNDBUF		(256 * 1024)
 
+/*
+ * Tasks a worker may hold at once. With one, a worker goes to sleep after
+ * each reply and the main thread's next sendmsg has to wake it on another
+ * CPU: for tiny tasks those wake-ups cost more than the work (a quarter of
+ * the main thread's time in sendmsg, and workers idle between tasks). With
+ * a few in flight the main thread sends the next tasks while the worker
+ * computes, and a worker with work queued never sleeps. Four covers the
+ * reply-to-next-send latency with room to spare; more would only let more
+ * tasks wait behind one another on a worker instead of in the FIFO.
+ *
+ * A task that waits on a worker cannot move to another one that becomes
+ * idle, nor be overtaken by a job of higher priority (the sched queue is
+ * bypassed for it): so a worker only takes a task beyond its first when
+ * no worker is idle (least loaded first), and only while what it already
+ * holds is estimated to take less than CPU_PIPE_US (cpu_task_cost). Tiny
+ * tasks are pipelined; a long spin or a big count range is not, and short
+ * tasks stay in the FIFO and in sched's priority order instead of waiting
+ * behind it. The remaining effect: on a busy pool a task may wait behind
+ * up to CPU_DEPTH - 1 tasks of under CPU_PIPE_US in all, or behind one
+ * whose estimate was wrong (a slow disk for charcount).
+ */
+#define CPU_DEPTH		4
+#define CPU_PIPE_US		1000
+
 enum cpu_op { CPU_OP_CHARCOUNT, CPU_OP_SQUARES, CPU_OP_SPIN };
 
 /* Why a worker process ended; the first four are counted as restarts. */
@@ -76,8 +104,9 @@ struct cpu_run;
 struct cpu_task {
 	struct cpu_run	*run;
 	uint64_t	 id;		/* on the wire */
-	struct cpu_worker *worker;	/* running on it, or NULL */
+	struct cpu_worker *worker;	/* outstanding on it, or NULL */
 	int		 queued;	/* in cpu_queue */
+	uint64_t	 cost_us;	/* estimated run time */
 	int		 done;
 	union {
 		struct {
@@ -94,7 +123,7 @@ struct cpu_task {
 		unsigned __int128 sum;
 		uint64_t	 spun_ms;
 	} res;
-	TAILQ_ENTRY(cpu_task) entry;
+	TAILQ_ENTRY(cpu_task) entry;	/* cpu_queue or worker->tasks */
 };
 TAILQ_HEAD(cpu_tasks, cpu_task);
 
@@ -117,13 +146,16 @@ struct cpu_worker {
 	int		 fd;
 	struct event	*ev;
 	struct event	*timer;		/* delayed respawn; start watchdog */
-	struct cpu_task	*task;
+	struct cpu_tasks tasks;		/* outstanding, oldest (running) first */
+	u_int		 ntasks;
+	u_int		 depth;		/* most tasks at once */
+	uint64_t	 cost_us;	/* estimated, of the outstanding tasks */
 	uint64_t	 spawned;	/* mono us */
 	uint64_t	 jobs_done;	/* tasks, by the current process */
 	uint64_t	 jobs_total;	/* tasks, by every process of the slot */
 	u_int		 restarts;
 	int		 backoff_ms;	/* delay before the next respawn */
-	int		 retire;	/* leave the pool when the task ends */
+	int		 retire;	/* leave the pool when its tasks end */
 	char		 last_exit[64];
 	TAILQ_ENTRY(cpu_worker) entry;
 };
@@ -155,6 +187,7 @@ static unsigned char	*cpu_rbuf;	/* one message from a worker */
 static int		 cpu_started;
 static int		 cpu_stopping;
 static int		 cpu_testing;	/* cpu_test_init: slots have no process */
+static u_int		 cpu_test_depth_n = 1;	/* of cpu_test_worker slots */
 
 static int	 cpu_check_charcount(struct job *, json_t *, struct rpcerr *);
 static int	 cpu_check_squares(struct job *, json_t *, struct rpcerr *);
@@ -168,6 +201,7 @@ static void	 cpu_respawn_cb(evutil_socket_t, short, void *);
 static void	 cpu_sigchld_cb(evutil_socket_t, short, void *);
 static void	 cpu_worker_lost(struct cpu_worker *, int, int, const char *);
 static void	 cpu_pump(void);
+static void	 cpu_enqueue(struct cpu_task *, int);
 
 const struct engine cpu_engine = {
 	.name = "cpu",
@@ -513,7 +547,6 @@ cpu_spawn(struct cpu_worker *w)
 	w->state = CPU_W_STARTING;
 	w->spawned = now_mono_us();
 	w->jobs_done = 0;
-	w->task = NULL;
 	if (set_nonblock(w->fd) == -1)
 		goto fail;
 	w->ev = event_new(cpu_base, w->fd, EV_READ | EV_PERSIST, cpu_read_cb,
@@ -591,6 +624,8 @@ cpu_worker_new(void)
 	w->id = cpu_next_id++;
 	w->fd = -1;
 	w->state = CPU_W_DOWN;
+	TAILQ_INIT(&w->tasks);
+	w->depth = CPU_DEPTH;
 	w->timer = evtimer_new(cpu_base, cpu_respawn_cb, w);
 	if (w->timer == NULL)
 		fatalx("%s: evtimer_new", __func__);
@@ -613,7 +648,8 @@ cpu_worker_free(struct cpu_worker *w)
 /*
  * Let go of w's process: stop listening, close the socket (which ends an
  * idle worker by itself) and remember the pid to reap unless the process
- * was already reaped. The slot is left down, its task untouched.
+ * was already reaped. The slot is left down; the caller has taken its
+ * tasks (cpu_worker_take).
  */
 static void
 cpu_worker_close(struct cpu_worker *w, enum cpu_why why, int reaped)
@@ -655,17 +691,64 @@ cpu_worker_refill(struct cpu_worker *w, int delay_ms)
 	cpu_worker_spawn_later(w, delay_ms);
 }
 
-/* Kill w's process at once (timeout, cancel) and start another. */
+/* Move w's outstanding tasks, in order, to list. */
 static void
-cpu_worker_kill(struct cpu_worker *w, enum cpu_why why)
+cpu_worker_take(struct cpu_worker *w, struct cpu_tasks *list)
 {
+	struct cpu_task	*t;
+
+	TAILQ_INIT(list);
+	while ((t = TAILQ_FIRST(&w->tasks)) != NULL) {
+		TAILQ_REMOVE(&w->tasks, t, entry);
+		t->worker = NULL;
+		TAILQ_INSERT_TAIL(list, t, entry);
+	}
+	w->ntasks = 0;
+	w->cost_us = 0;
+}
+
+/*
+ * Put tasks that were sent to a worker but never started back at the front
+ * of the FIFO, in their order: they cost their jobs no attempt.
+ */
+static void
+cpu_requeue(struct cpu_tasks *list)
+{
+	struct cpu_task	*t;
+
+	while ((t = TAILQ_LAST(list, cpu_tasks)) != NULL) {
+		TAILQ_REMOVE(list, t, entry);
+		log_debug("job %s: task %llu requeued", t->run->job->id,
+		    (unsigned long long)t->id);
+		cpu_enqueue(t, 1);
+	}
+}
+
+/*
+ * Kill w's process at once (timeout or cancel of run, which is being
+ * stopped) and start another. The tasks of other jobs it held go back to
+ * the FIFO; those of run are dropped.
+ */
+static void
+cpu_worker_kill(struct cpu_worker *w, enum cpu_why why, struct cpu_run *run)
+{
+	struct cpu_tasks	 list, others;
+	struct cpu_task		*t;
+
 	log_info("worker %d (pid %ld) killed: %s", w->id, (long)w->pid,
 	    cpu_why_names[why]);
 	if (w->pid != 0)
 		kill(w->pid, SIGKILL);
-	w->task = NULL;
+	cpu_worker_take(w, &list);
+	TAILQ_INIT(&others);
+	while ((t = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, t, entry);
+		if (t->run != run)
+			TAILQ_INSERT_TAIL(&others, t, entry);
+	}
 	cpu_worker_close(w, why, 0);
 	cpu_worker_refill(w, 0);
+	cpu_requeue(&others);
 }
 
 /* Retire w's process gracefully (recycle or shrink): close the socket. */
@@ -674,7 +757,9 @@ cpu_worker_release(struct cpu_worker *w, enum cpu_why why)
 {
 	log_debug("worker %d (pid %ld) released: %s", w->id, (long)w->pid,
 	    cpu_why_names[why]);
-	w->task = NULL;
+	if (w->ntasks != 0)
+		fatalx("%s: worker %d has %u tasks", __func__, w->id,
+		    w->ntasks);
 	cpu_worker_close(w, why, 0);
 	cpu_worker_refill(w, 0);
 }
@@ -730,9 +815,9 @@ cpu_run_free(struct cpu_run *run)
 }
 
 /*
- * Stop a run: drop its queued tasks, kill the workers running the others
- * (why says which restart counter) and free it. The caller then finishes
- * the job.
+ * Stop a run: drop its queued tasks, kill the workers holding the others
+ * (why says which restart counter; other jobs' tasks on them are requeued)
+ * and free it. The caller then finishes the job.
  */
 static void
 cpu_run_abort(struct cpu_run *run, enum cpu_why why)
@@ -744,10 +829,8 @@ cpu_run_abort(struct cpu_run *run, enum cpu_why why)
 		t = &run->tasks[i];
 		if (t->queued)
 			cpu_dequeue(t);
-		if (t->worker != NULL) {
-			cpu_worker_kill(t->worker, why);
-			t->worker = NULL;
-		}
+		if (t->worker != NULL)
+			cpu_worker_kill(t->worker, why, run);
 	}
 	cpu_run_free(run);
 }
@@ -935,7 +1018,27 @@ cpu_plan(struct job *job)
 	fatalx("%s: job %s: bad op %d", __func__, job->id, job->type->op);
 }
 
-/* Hand task t to idle worker w. */
+/*
+ * A rough run time, for CPU_PIPE_US only: a spin says it; counting and
+ * squaring go at about a byte or a number a nanosecond (slower than the
+ * kernels, so a long task is not taken for a short one).
+ */
+static uint64_t
+cpu_task_cost(const struct cpu_task *t)
+{
+	switch (t->run->op) {
+	case CPU_OP_CHARCOUNT:
+		return t->arg.count.len / 1000;
+	case CPU_OP_SQUARES:
+		return ((uint64_t)(t->arg.squares.to - t->arg.squares.from) +
+		    1) / 1000;
+	case CPU_OP_SPIN:
+		return t->arg.spin_ms * 1000;
+	}
+	return UINT64_MAX;
+}
+
+/* Send task t to worker w, which has room for it. */
 static int
 cpu_task_send(struct cpu_worker *w, struct cpu_task *t)
 {
@@ -975,20 +1078,48 @@ cpu_task_send(struct cpu_worker *w, struct cpu_task *t)
 	return -1;
 }
 
-static struct cpu_worker *
-cpu_idle_worker(void)
+/*
+ * May w take one more task? Not when starting, down or retiring; not
+ * beyond its depth, nor beyond what max_jobs_per_worker leaves it (so a
+ * worker to recycle has nothing outstanding once its last reply is in);
+ * and beyond its first task only while what it holds is short.
+ */
+static int
+cpu_worker_room(const struct cpu_worker *w)
 {
-	struct cpu_worker	*w;
-
-	TAILQ_FOREACH(w, &cpu_workers, entry) {
-		if (w->state == CPU_W_IDLE && !w->retire)
-			return w;
-	}
-	return NULL;
+	if ((w->state != CPU_W_IDLE && w->state != CPU_W_BUSY) || w->retire)
+		return 0;
+	if (w->ntasks >= w->depth)
+		return 0;
+	if (cfg->max_jobs_per_worker > 0 && w->jobs_done + w->ntasks >=
+	    (uint64_t)cfg->max_jobs_per_worker)
+		return 0;
+	return w->ntasks == 0 || w->cost_us < CPU_PIPE_US;
 }
 
 /*
- * Give waiting tasks to idle workers. A task that cannot be sent goes
+ * The worker to take the next task: the least loaded with room, so that
+ * every idle worker gets a task before any gets a second one (a job split
+ * in as many tasks as workers runs on all of them).
+ */
+static struct cpu_worker *
+cpu_free_worker(void)
+{
+	struct cpu_worker	*w, *best = NULL;
+
+	TAILQ_FOREACH(w, &cpu_workers, entry) {
+		if (!cpu_worker_room(w))
+			continue;
+		if (best == NULL || w->ntasks < best->ntasks)
+			best = w;
+		if (best->ntasks == 0)
+			break;
+	}
+	return best;
+}
+
+/*
+ * Give waiting tasks to workers with room. A task that cannot be sent goes
  * back to the front without costing its job an attempt: it never ran.
  */
 static void
@@ -998,7 +1129,7 @@ cpu_dispatch(void)
 	struct cpu_task		*t;
 
 	while ((t = TAILQ_FIRST(&cpu_queue)) != NULL &&
-	    (w = cpu_idle_worker()) != NULL) {
+	    (w = cpu_free_worker()) != NULL) {
 		cpu_dequeue(t);
 		if (cpu_task_send(w, t) == -1) {
 			cpu_enqueue(t, 1);
@@ -1006,7 +1137,9 @@ cpu_dispatch(void)
 			continue;
 		}
 		w->state = CPU_W_BUSY;
-		w->task = t;
+		TAILQ_INSERT_TAIL(&w->tasks, t, entry);
+		w->ntasks++;
+		w->cost_us += t->cost_us;
 		t->worker = w;
 	}
 }
@@ -1025,14 +1158,17 @@ cpu_pump(void)
 /*
  * A worker process ended or broke the protocol: reap-or-kill it, refill
  * the slot (with a growing delay when processes keep dying young) and
- * deal with its task. With reaped set, status is its wait status; else
- * how says what was seen.
+ * deal with its tasks: the oldest was running and falls under the retry
+ * rule (cpu_task_lost); the others had not started and go back to the
+ * front of the FIFO as they were. With reaped set, status is its wait
+ * status; else how says what was seen.
  */
 static void
 cpu_worker_lost(struct cpu_worker *w, int reaped, int status,
     const char *how)
 {
-	struct cpu_task	*t = w->task;
+	struct cpu_tasks list;
+	struct cpu_task	*t = TAILQ_FIRST(&w->tasks);
 	pid_t		 pid = w->pid;
 	char		 desc[64];
 	int		 delay;
@@ -1059,25 +1195,33 @@ cpu_worker_lost(struct cpu_worker *w, int reaped, int status,
 	w->backoff_ms = delay == 0 ? CPU_BACKOFF_MIN_MS :
 	    delay * 2 > CPU_BACKOFF_MAX_MS ? CPU_BACKOFF_MAX_MS : delay * 2;
 
-	w->task = NULL;
+	cpu_worker_take(w, &list);
 	cpu_worker_close(w, CPU_WHY_CRASH, reaped);
 	cpu_worker_refill(w, delay);
-	if (t != NULL)
+	if (t != NULL) {
+		TAILQ_REMOVE(&list, t, entry);
+		cpu_requeue(&list);
 		cpu_task_lost(t, pid, desc);
+	}
 }
 
 /*
- * w answered its task t: it is idle again, unless it leaves the pool
- * (shrinking) or has done its max_jobs_per_worker (recycled).
+ * w answered its oldest task t. With nothing else outstanding it is idle
+ * again, unless it leaves the pool (shrinking) or has done its
+ * max_jobs_per_worker (recycled: it was sent no more than that).
  */
 static void
 cpu_worker_idle(struct cpu_worker *w, struct cpu_task *t)
 {
+	TAILQ_REMOVE(&w->tasks, t, entry);
+	w->ntasks--;
+	w->cost_us -= t->cost_us;
 	t->worker = NULL;
-	w->task = NULL;
-	w->state = CPU_W_IDLE;
 	w->jobs_done++;
 	w->jobs_total++;
+	if (w->ntasks != 0)
+		return;
+	w->state = CPU_W_IDLE;
 	if (w->retire)
 		cpu_worker_release(w, CPU_WHY_RETIRE);
 	else if (cfg->max_jobs_per_worker > 0 &&
@@ -1085,7 +1229,10 @@ cpu_worker_idle(struct cpu_worker *w, struct cpu_task *t)
 		cpu_worker_release(w, CPU_WHY_RECYCLE);
 }
 
-/* Check and take a reply to w's task; -1 if it is malformed. */
+/*
+ * Check and take a reply to w's oldest task; -1 if it is malformed or
+ * answers another task (replies come in send order).
+ */
 static int
 cpu_reply(struct cpu_worker *w, size_t n)
 {
@@ -1095,7 +1242,7 @@ cpu_reply(struct cpu_worker *w, size_t n)
 	const struct cpu_msg_spin_done		*mp = (void *)cpu_rbuf;
 	const struct cpu_msg_error		*me = (void *)cpu_rbuf;
 	const uint64_t				*v;
-	struct cpu_task				*t = w->task;
+	struct cpu_task				*t = TAILQ_FIRST(&w->tasks);
 	struct cpu_run				*run = t->run;
 	uint64_t				 count, i;
 	unsigned __int128			 sq;
@@ -1243,7 +1390,7 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 			log_debug("worker %d (pid %ld) ready", w->id,
 			    (long)w->pid);
 		}
-	} else if (w->state == CPU_W_BUSY && w->task != NULL)
+	} else if (w->state == CPU_W_BUSY && !TAILQ_EMPTY(&w->tasks))
 		bad = cpu_reply(w, (size_t)n) == -1;
 	else
 		bad = 1;
@@ -1300,12 +1447,13 @@ cpu_sigchld_cb(evutil_socket_t sig, short events, void *arg)
 
 /* --- the engine --------------------------------------------------------- */
 
+/* Room for another job: nothing waits in the FIFO, a worker has room. */
 static int
 cpu_has_capacity(void)
 {
 	if (cpu_stopping)
 		return 0;
-	return TAILQ_EMPTY(&cpu_queue) && cpu_idle_worker() != NULL;
+	return TAILQ_EMPTY(&cpu_queue) && cpu_free_worker() != NULL;
 }
 
 static void
@@ -1318,8 +1466,10 @@ cpu_start(struct job *job)
 		return;		/* finished */
 	TAILQ_INSERT_TAIL(&cpu_runs, run, entry);
 	job->engine = run;
-	for (i = 0; i < run->ntasks; i++)
+	for (i = 0; i < run->ntasks; i++) {
+		run->tasks[i].cost_us = cpu_task_cost(&run->tasks[i]);
 		cpu_enqueue(&run->tasks[i], 0);
+	}
 	log_debug("job %s (%s): %u task%s", job->id, job->type->name,
 	    run->ntasks, run->ntasks == 1 ? "" : "s");
 	cpu_dispatch();
@@ -1366,6 +1516,7 @@ static json_t *
 cpu_status(void)
 {
 	struct cpu_worker	*w;
+	struct cpu_task		*t;
 	json_t			*o, *workers, *wo, *restarts;
 	uint64_t		 now = now_mono_us();
 	size_t			 running = 0;
@@ -1389,9 +1540,11 @@ cpu_status(void)
 				    json_integer(rss));
 		} else
 			json_object_set_new(wo, "pid", json_null());
-		if (w->task != NULL) {
+		json_object_set_new(wo, "outstanding",
+		    json_integer((json_int_t)w->ntasks));
+		if ((t = TAILQ_FIRST(&w->tasks)) != NULL) {
 			json_object_set_new(wo, "job",
-			    json_string(w->task->run->job->id));
+			    json_string(t->run->job->id));
 			running++;
 		}
 		if (w->retire)
@@ -1421,7 +1574,7 @@ cpu_status(void)
  * Grow or shrink the pool to n workers without failing running tasks:
  * growing first takes back slots that were retiring; shrinking drops
  * down slots, then starting and idle processes, then marks busy ones to
- * leave when their task ends.
+ * leave when their outstanding tasks end (they are sent no more).
  */
 int
 cpu_resize(int n)
@@ -1473,7 +1626,7 @@ cpu_resize(int n)
 				cpu_worker_release(w, CPU_WHY_RETIRE);
 				break;
 			case CPU_W_BUSY:
-				break;	/* when its task ends */
+				break;	/* when its tasks end */
 			}
 		}
 	}
@@ -1638,6 +1791,17 @@ cpu_test_init(struct event_base *base)
 }
 
 /*
+ * Test hook: the depth of the next cpu_test_worker slots (1 to CPU_DEPTH;
+ * 1 by default).
+ */
+void
+cpu_test_depth(int depth)
+{
+	cpu_test_depth_n = depth < 1 ? 1 : depth > CPU_DEPTH ? CPU_DEPTH :
+	    (u_int)depth;
+}
+
+/*
  * Test hook: a slot whose process is the caller, on the returned end of
  * its socketpair (the caller closes it); -1 on failure. Idle, it is sent
  * queued tasks at once; starting, it waits for READY (pid 0, no
@@ -1659,6 +1823,12 @@ cpu_test_worker(int starting)
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	w = cpu_worker_new();
+	/*
+	 * The caller answers each request as it reads it, so it must never
+	 * read one the pool may drop unanswered (a slot let go with tasks
+	 * queued on it): one task at a time, unless cpu_test_depth says.
+	 */
+	w->depth = cpu_test_depth_n;
 	w->fd = sv[0];
 	w->state = starting ? CPU_W_STARTING : CPU_W_IDLE;
 	w->spawned = now_mono_us();

@@ -441,10 +441,12 @@ extern const struct engine cpu_engine;
  * idle or waiting for READY, and returns the process's end of its
  * socket: requests come out there and replies go in, through the real
  * read callback. A test slot that is let go is dropped, never respawned.
- * cpu_shutdown() ends it all.
+ * It holds one task at a time, or up to cpu_test_depth(n) for the slots
+ * added after that call. cpu_shutdown() ends it all.
  */
 void		 cpu_test_init(struct event_base *);
 int		 cpu_test_worker(int);
+void		 cpu_test_depth(int);
 
 /*
  * The pool <-> worker protocol: one fixed binary struct per SOCK_SEQPACKET

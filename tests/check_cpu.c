@@ -1592,6 +1592,311 @@ START_TEST(test_limits_and_shutdown)
 }
 END_TEST
 
+/* --- pipelining: several tasks per worker --------------------------------- */
+
+/*
+ * One worker, three spins of 200 ms queued: the worker is SIGKILLed while
+ * the first runs. The first is retried (attempts 2); the others, which
+ * had not started, finish done with attempts 1.
+ */
+START_TEST(test_pipe_killed)
+{
+	const char	*args[] = { "-o", "cpu.workers=1", NULL };
+	struct harness	*h;
+	json_t		*rec;
+	char		*ids[3];
+	pid_t		 pid;
+	int		 i;
+
+	h = harness_start(args);
+	json_decref(await_pool(h, 1));
+	for (i = 0; i < 3; i++)
+		ids[i] = submit(h, json_pack("{s:s, s:{s:i}}", "type", "spin",
+		    "args", "ms", 200));
+	pid = busy_pid(h, ids[0], 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	for (i = 0; i < 3; i++) {
+		rec = wait_job(h, ids[i]);
+		ck_assert_str_eq(str_of(rec, "state"), "done");
+		ck_assert_int_eq(int_of(rec, "attempts"), i == 0 ? 2 : 1);
+		ck_assert_int_ge(int_of(json_object_get(rec, "result"),
+		    "spun_ms"), 200);
+		json_decref(rec);
+		free(ids[i]);
+	}
+	ck_assert_int_eq(restarts_of(h, "crash"), 1);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* One worker: a spin that times out does not take the jobs behind it. */
+START_TEST(test_pipe_timeout)
+{
+	const char	*args[] = { "-o", "cpu.workers=1", NULL };
+	struct harness	*h;
+	json_t		*rec;
+	char		*spin, *sq[2], want[48];
+	int		 i;
+
+	h = harness_start(args);
+	json_decref(await_pool(h, 1));
+	spin = submit(h, json_pack("{s:s, s:{s:i}, s:i}", "type", "spin",
+	    "args", "ms", 600000, "timeout_ms", 500));
+	for (i = 0; i < 2; i++)
+		sq[i] = submit(h, json_pack("{s:s, s:{s:i, s:i}}", "type",
+		    "squares", "args", "from", i, "to", 10 + i));
+	rec = wait_job(h, spin);
+	ck_assert_str_eq(str_of(rec, "state"), "timeout");
+	json_decref(rec);
+	for (i = 0; i < 2; i++) {
+		rec = wait_job(h, sq[i]);
+		ck_assert_str_eq(str_of(rec, "state"), "done");
+		ck_assert_int_eq(int_of(rec, "attempts"), 1);
+		dec128(sq_closed(i, 10 + i), want, sizeof want);
+		ck_assert_str_eq(str_of(json_object_get(rec, "result"), "sum"),
+		    want);
+		json_decref(rec);
+		free(sq[i]);
+	}
+	ck_assert_int_eq(restarts_of(h, "timeout"), 1);
+	ck_assert_int_eq(restarts_of(h, "crash"), 0);
+	free(spin);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/* 5000 tiny squares jobs pipelined on one connection, on 1 and 3 workers. */
+START_TEST(test_pipe_many)
+{
+	static const char *const one[] = { "-o", "cpu.workers=1", NULL };
+	static const char *const three[] = { "-o", "cpu.workers=3", NULL };
+	enum { N = 5000 };
+	struct harness	*h;
+	struct client	*c;
+	char		*buf = NULL, *line, want[48];
+	size_t		 len = 0, n;
+	static int	 seen[N];
+	json_t		*r, *res, *pool, *w;
+	size_t		 k;
+	long long	 total = 0;
+	int		 i, id;
+
+	memset(seen, 0, sizeof seen);
+	h = harness_start(_i == 0 ? one : three);
+	json_decref(await_pool(h, _i == 0 ? 1 : 3));
+	c = harness_client(h);
+	for (i = 0; i < N; i++) {
+		n = (size_t)xasprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+		    "\"method\":\"job.submit\",\"params\":{\"type\":\"squares\","
+		    "\"wait\":true,\"args\":{\"from\":%d,\"to\":%d}}}\n", i,
+		    i - 50, i + 50);
+		buf = xreallocarray(buf, len + n, 1);
+		memcpy(buf + len, line, n);
+		len += n;
+		free(line);
+	}
+	ck_assert_int_eq(client_send_raw(c, buf, len), 0);
+	free(buf);
+	for (i = 0; i < N; i++) {
+		r = client_recv(c, TEST_TIMEOUT_MS);
+		ck_assert_msg(r != NULL, "answer %d of %d missing", i, N);
+		id = (int)json_integer_value(json_object_get(r, "id"));
+		ck_assert(id >= 0 && id < N);
+		ck_assert_int_eq(seen[id]++, 0);
+		res = harness_ok(r);
+		ck_assert_str_eq(str_of(res, "state"), "done");
+		ck_assert_int_eq(int_of(res, "attempts"), 1);
+		dec128(sq_closed(id - 50, id + 50), want, sizeof want);
+		ck_assert_str_eq(str_of(json_object_get(res, "result"), "sum"),
+		    want);
+		json_decref(r);
+	}
+	client_close(c);
+
+	/* Every task counted once; all idle, nothing outstanding. */
+	pool = await_pool(h, _i == 0 ? 1 : 3);
+	json_array_foreach(json_object_get(pool, "workers"), k, w) {
+		ck_assert_int_eq(int_of(w, "outstanding"), 0);
+		total += int_of(w, "jobs_total");
+	}
+	ck_assert_int_eq(total, N);
+	ck_assert_int_eq(int_of(pool, "tasks_queued"), 0);
+	ck_assert_int_eq(int_of(json_object_get(pool, "restarts"), "crash"),
+	    0);
+	json_decref(pool);
+	ck_assert_int_eq(WEXITSTATUS(harness_stop(h)), 0);
+}
+END_TEST
+
+/*
+ * In process, through the test hooks (the test is the worker): tiny tasks
+ * are pipelined on one slot, and when that slot is lost the pipelined
+ * ones go back to the FIFO untouched.
+ */
+static struct job *
+pipe_submit(int64_t from, int64_t to)
+{
+	struct job_spec	 spec;
+	struct rpcerr	 err;
+	struct job	*job;
+
+	memset(&spec, 0, sizeof spec);
+	spec.type = sched_type("squares");
+	spec.class = CLASS_CPU;
+	memset(&err, 0, sizeof err);
+	job = sched_create(&spec, json_pack("{s:I, s:I}", "from",
+	    (json_int_t)from, "to", (json_int_t)to), getuid(), &err);
+	ck_assert_msg(job != NULL, "submit: %s", err.reason);
+	return job;
+}
+
+static void
+pipe_loop(void)
+{
+	int	 i;
+
+	for (i = 0; i < 4; i++)
+		event_base_loop(main_base, EVLOOP_NONBLOCK);
+}
+
+/* The requests waiting on slot, at most max; their task ids in ids. */
+static int
+pipe_requests(int slot, uint64_t *ids, int max,
+    struct cpu_msg_squares *reqs)
+{
+	struct cpu_msg_squares	 m;
+	ssize_t			 n;
+	int			 k = 0;
+
+	while ((n = recv(slot, &m, sizeof m, MSG_DONTWAIT)) > 0) {
+		ck_assert_int_eq(n, sizeof m);
+		ck_assert_int_eq(m.hdr.type, CPU_MSG_SQUARES);
+		ck_assert_int_lt(k, max);
+		ids[k] = m.hdr.task;
+		reqs[k++] = m;
+	}
+	return k;
+}
+
+/* Answer a squares request with its sum, as task id. */
+static void
+pipe_answer(int slot, const struct cpu_msg_squares *req, uint64_t id)
+{
+	struct cpu_msg_squares_done	 d;
+	unsigned __int128		 sum;
+
+	sum = sq_closed(req->from, req->to);
+	memset(&d, 0, sizeof d);
+	d.hdr.type = CPU_MSG_SQUARES_DONE;
+	d.hdr.len = sizeof d;
+	d.hdr.task = id;
+	d.count = (uint64_t)(req->to - req->from) + 1;
+	d.sum_lo = (uint64_t)sum;
+	d.sum_hi = (uint64_t)(sum >> 64);
+	ck_assert_int_eq(send(slot, &d, sizeof d, MSG_NOSIGNAL), sizeof d);
+}
+
+static json_int_t
+pipe_status(const char *key, int worker)
+{
+	json_t		*st = cpu_engine.status(), *v;
+	json_int_t	 n;
+
+	v = worker < 0 ? st : json_array_get(json_object_get(st, "workers"),
+	    (size_t)worker);
+	n = int_of(v, key);
+	json_decref(st);
+	return n;
+}
+
+static json_int_t
+pipe_restarts(const char *why)
+{
+	json_t		*st = cpu_engine.status();
+	json_int_t	 n;
+
+	n = int_of(json_object_get(st, "restarts"), why);
+	json_decref(st);
+	return n;
+}
+
+/* How the slot is lost: EOF, a reply out of order, cancel of job 0 or 1. */
+START_TEST(test_pipe_inproc)
+{
+	struct cpu_msg_squares	 reqs[8];
+	struct job		*jobs[3];
+	uint64_t		 ids[8], first[8];
+	char			 want[48];
+	int			 slot, i, k;
+
+	inproc_start(NULL, NULL);
+	cpu_test_init(main_base);
+	cpu_test_depth(4);
+	slot = cpu_test_worker(0);
+	ck_assert_int_ne(slot, -1);
+
+	for (i = 0; i < 3; i++) {
+		jobs[i] = pipe_submit(i, 100 + i);
+		ck_assert_int_eq(jobs[i]->state, JOB_RUNNING);
+	}
+	pipe_loop();
+	/* All three on the one slot at once, in order. */
+	ck_assert_int_eq(pipe_requests(slot, first, 8, reqs), 3);
+	ck_assert_int_eq(pipe_status("outstanding", 0), 3);
+	ck_assert_int_eq(pipe_status("tasks_queued", -1), 0);
+
+	switch (_i) {
+	case 0:
+		close(slot);
+		break;
+	case 1:
+		/* The second task's reply first: a protocol error. */
+		pipe_answer(slot, &reqs[1], first[1]);
+		break;
+	case 2:
+	case 3:
+		sched_cancel(jobs[_i - 2], JOB_CANCELLED);
+		ck_assert_int_eq(jobs[_i - 2]->state, JOB_CANCELLED);
+		break;
+	}
+	pipe_loop();
+	if (_i != 0)
+		close(slot);
+	/* Test slots are not respawned: the tasks wait in the FIFO. */
+	ck_assert_int_eq(pipe_status("tasks_queued", -1), _i >= 2 ? 2 : 3);
+	ck_assert_int_eq(pipe_restarts(_i >= 2 ? "cancel" : "crash"), 1);
+
+	slot = cpu_test_worker(0);
+	ck_assert_int_ne(slot, -1);
+	pipe_loop();
+	k = pipe_requests(slot, ids, 8, reqs);
+	ck_assert_int_eq(k, _i >= 2 ? 2 : 3);
+	/* The same tasks, in their order, less the cancelled one. */
+	for (i = 0; i < k; i++)
+		ck_assert_uint_eq(ids[i], first[_i == 2 ? i + 1 : _i == 3 &&
+		    i == 1 ? 2 : i]);
+	for (i = 0; i < k; i++)
+		pipe_answer(slot, &reqs[i], ids[i]);
+	pipe_loop();
+	for (i = 0; i < 3; i++) {
+		if (_i >= 2 && i == _i - 2)
+			continue;
+		ck_assert_int_eq(jobs[i]->state, JOB_DONE);
+		/* Only the task that was running counts an attempt. */
+		ck_assert_int_eq(jobs[i]->attempts, i == 0 && _i < 2 ? 2 : 1);
+		dec128(sq_closed(i, 100 + i), want, sizeof want);
+		ck_assert_str_eq(str_of(jobs[i]->result, "sum"), want);
+	}
+	ck_assert_int_eq(pipe_status("outstanding", 0), 0);
+	close(slot);
+	pipe_loop();
+	for (i = 0; i < 3; i++)
+		job_free(jobs[i]);
+	cpu_shutdown();
+	inproc_stop();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1622,6 +1927,14 @@ main(void)
 	tcase_add_test(tc, test_recycle);
 	tcase_add_test(tc, test_resize);
 	tcase_add_test(tc, test_limits_and_shutdown);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipeline");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_pipe_killed);
+	tcase_add_test(tc, test_pipe_timeout);
+	tcase_add_loop_test(tc, test_pipe_many, 0, 2);
+	tcase_add_loop_test(tc, test_pipe_inproc, 0, 4);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
