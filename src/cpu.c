@@ -440,33 +440,9 @@ cpu_worker_by_id(int id)
 static int
 cpu_send(struct cpu_worker *w, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof (int))];
-	} cmsgbuf;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
-	ssize_t			 n;
+	ssize_t	 n;
 
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd != -1) {
-		memset(&cmsgbuf, 0, sizeof cmsgbuf);
-		msg.msg_control = cmsgbuf.buf;
-		msg.msg_controllen = sizeof cmsgbuf.buf;
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof (int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-	}
-	do {
-		n = sendmsg(w->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
+	n = fd_send(w->fd, buf, len, fd, MSG_DONTWAIT);
 	if (n == -1) {
 		log_warn("%s: worker %d (pid %ld)", __func__, w->id,
 		    (long)w->pid);
@@ -1332,25 +1308,15 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 	struct cpu_worker		*w = arg;
 	const struct cpu_msg_hdr	*hdr = (void *)cpu_rbuf;
 	const struct cpu_msg_ready	*mr = (void *)cpu_rbuf;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof (int) * 4)];
-	} cmsgbuf;
-	struct msghdr			 msg;
-	struct iovec			 iov;
-	struct cmsghdr			*cmsg;
 	ssize_t				 n;
-	size_t				 i, k;
-	int				 bad = 0;
+	int				 nfds, bad;
 
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = cpu_rbuf;
-	iov.iov_len = CPU_MSG_MAX;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = sizeof cmsgbuf.buf;
-	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	/*
+	 * Workers never send descriptors: fd_recv closes any it finds (none
+	 * kept), and a zero-length message can carry them too, so that
+	 * happens before n is looked at (found by tests/fuzz_worker).
+	 */
+	n = fd_recv(fd, cpu_rbuf, CPU_MSG_MAX, NULL, 0, &nfds, MSG_DONTWAIT);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -1358,27 +1324,12 @@ cpu_read_cb(evutil_socket_t fd, short events, void *arg)
 		cpu_worker_lost(w, 0, 0, "broke its socket");
 		goto out;
 	}
-	/*
-	 * Workers never send descriptors. Close any before looking at n: a
-	 * zero-length message (read as end of file) can carry them too, and
-	 * they would leak (found by tests/fuzz_worker).
-	 */
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		if (cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS) {
-			k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof (int);
-			for (i = 0; i < k; i++)
-				close(((int *)CMSG_DATA(cmsg))[i]);
-		}
-		bad = 1;
-	}
+	bad = nfds != 0;	/* descriptors, or a message cut short */
 	if (n == 0) {
 		cpu_worker_lost(w, 0, 0, "closed its socket");
 		goto out;
 	}
-	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    (size_t)n < sizeof *hdr || hdr->len != (size_t)n)
+	if (bad || (size_t)n < sizeof *hdr || hdr->len != (size_t)n)
 		bad = 1;
 	else if (w->state == CPU_W_STARTING) {
 		if (hdr->type != CPU_MSG_READY || (size_t)n != sizeof *mr ||

@@ -112,6 +112,15 @@ int		 set_cloexec(int);
  * outside the roots). Writes the resolved path.
  */
 int		 path_allowed(const char *, char *, size_t, struct rpcerr *);
+/*
+ * One message on a SOCK_SEQPACKET/DGRAM socket, with descriptors. fd_send
+ * sends fd along unless it is -1 (MSG_NOSIGNAL added; EINTR retried).
+ * fd_recv keeps up to maxfds descriptors in fds and their count in *nfds;
+ * when more came, or the message or its control data were cut, all of
+ * them are closed and *nfds is -1. Both return what sendmsg/recvmsg do.
+ */
+ssize_t		 fd_send(int, const void *, size_t, int, int);
+ssize_t		 fd_recv(int, void *, size_t, int *, int, int *, int);
 /* Open a resolved absolute path with O_NOFOLLOW on every component. */
 int		 path_open_nofollow(const char *, int);
 /*

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -181,6 +183,94 @@ path_open_nofollow(const char *path, int flags)
 	close(dfd);
 	errno = saved;
 	return fd;
+}
+
+#define FD_RECV_MAX	8	/* descriptors one message may bring */
+
+ssize_t
+fd_send(int sock, const void *buf, size_t len, int fd, int flags)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof (int))];
+	} cmsgbuf;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	struct cmsghdr		*cmsg;
+	ssize_t			 n;
+
+	memset(&msg, 0, sizeof msg);
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cmsgbuf, 0, sizeof cmsgbuf);
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof cmsgbuf.buf;
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof (int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+	}
+	do {
+		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+ssize_t
+fd_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds,
+    int flags)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof (int) * FD_RECV_MAX)];
+	} cmsgbuf;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	struct cmsghdr		*cmsg;
+	ssize_t			 n;
+	size_t			 i, k;
+	int			 fd, over = 0;
+
+	memset(&msg, 0, sizeof msg);
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof cmsgbuf.buf;
+	*nfds = 0;
+	do {
+		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof (int);
+		for (i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof fd, sizeof fd);
+			if (*nfds < maxfds)
+				fds[(*nfds)++] = fd;
+			else {
+				close(fd);
+				over = 1;
+			}
+		}
+	}
+	/* Too many, or cut short: none of them can be trusted. */
+	if (over || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		while (*nfds > 0)
+			close(fds[--(*nfds)]);
+		*nfds = -1;
+	}
+	return n;
 }
 
 int

@@ -96,51 +96,12 @@ worker_reset_signals(void)
 static ssize_t
 worker_recv(union worker_req *req, int *fds, int *nfds)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof (int) * WORKER_MAX_FDS)];
-	} cmsgbuf;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
-	ssize_t			 n;
-	size_t			 i, k;
-	int			*p;
+	ssize_t	 n;
 
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = req;
-	iov.iov_len = sizeof *req;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = sizeof cmsgbuf.buf;
-	*nfds = 0;
-
-	do {
-		n = recvmsg(worker_fd, &msg, MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1) {
+	if ((n = fd_recv(worker_fd, req, sizeof *req, fds, WORKER_MAX_FDS,
+	    nfds, 0)) == -1) {
 		log_warn("%s: recvmsg", __func__);
 		_exit(1);
-	}
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof (int);
-		p = (int *)CMSG_DATA(cmsg);
-		for (i = 0; i < k; i++) {
-			if (*nfds >= 0 && *nfds < WORKER_MAX_FDS)
-				fds[(*nfds)++] = p[i];
-			else
-				close(p[i]);
-		}
-	}
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		for (i = 0; *nfds > 0 && i < (size_t)*nfds; i++)
-			close(fds[i]);
-		*nfds = -1;
 	}
 	return n;
 }

@@ -109,84 +109,35 @@ static uint64_t	 fuzz_rbuf[CPU_MSG_MAX / sizeof (uint64_t) + 2];
 static int
 fuzz_send(int sock, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof (int))];
-	} cmsgbuf;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
-
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd != -1) {
-		memset(&cmsgbuf, 0, sizeof cmsgbuf);
-		msg.msg_control = cmsgbuf.buf;
-		msg.msg_controllen = sizeof cmsgbuf.buf;
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof (int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-	}
-	return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-	    (ssize_t)len ? 0 : -1;
+	return fd_send(sock, buf, len, fd, MSG_DONTWAIT) == (ssize_t)len ?
+	    0 : -1;
 }
 
 /*
  * Receive one message without waiting: its length, 0 at end of file, -1
  * if there is none. One descriptor sent along is kept in *fd (-1 if none),
- * any more are closed and counted in *nfds.
+ * any more are closed; *nfds counts them all.
  */
 static ssize_t
 fuzz_recv(int sock, void *buf, size_t size, int *fd, int *nfds)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof (int) * 4)];
-	} cmsgbuf;
-	struct msghdr		 msg;
-	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
-	ssize_t			 n;
-	size_t			 i, k;
-	int			 got;
+	int	 fds[4];
+	ssize_t	 n;
 
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = buf;
-	iov.iov_len = size;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = sizeof cmsgbuf.buf;
 	*fd = -1;
-	*nfds = 0;
-	n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	n = fd_recv(sock, buf, size, fds, (int)nitems(fds), nfds,
+	    MSG_DONTWAIT);
 	if (n == -1) {
 		FUZZ_CHECK(errno == EAGAIN, "recvmsg: %s", strerror(errno));
+		*nfds = 0;
 		return -1;
 	}
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof (int);
-		for (i = 0; i < k; i++) {
-			memcpy(&got, CMSG_DATA(cmsg) + i * sizeof got,
-			    sizeof got);
-			if (*fd == -1)
-				*fd = got;
-			else
-				close(got);
-			(*nfds)++;
-		}
-	}
-	FUZZ_CHECK((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0,
-	    "message truncated (%zd bytes)", n);
+	FUZZ_CHECK(*nfds >= 0, "message or descriptors truncated (%zd bytes)",
+	    n);
+	if (*nfds > 0)
+		*fd = fds[0];
+	for (int i = 1; i < *nfds; i++)
+		close(fds[i]);
 	return n;
 }
 
