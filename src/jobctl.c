@@ -1574,6 +1574,24 @@ cmd_count_args(struct batch *b, const char *item)
 	return args;
 }
 
+/*
+ * What every batch report does first: a --json line, or the error of an
+ * item that is not done. 1 when the record is a row for the table.
+ */
+static int
+batch_row(struct batch *b, const char *item, json_t *record)
+{
+	if (b->j->json) {
+		jobctl_json_line(record);
+		return 0;
+	}
+	if (!jobctl_is_done(record)) {
+		jobctl_job_error(item, record);
+		return 0;
+	}
+	return 1;
+}
+
 struct cmd_count_total {
 	struct table	 table;
 	uint64_t	 chars, lines, bytes;
@@ -1589,14 +1607,8 @@ cmd_count_report(struct batch *b, const char *item, json_t *record)
 	const char		*cells[5];
 	char			 c[32], l[32], y[32];
 
-	if (b->j->json) {
-		jobctl_json_line(record);
+	if (!batch_row(b, item, record))
 		return;
-	}
-	if (!jobctl_is_done(record)) {
-		jobctl_job_error(item, record);
-		return;
-	}
 	cells[0] = jobctl_str(json_object_get(r, "chars"), c, sizeof c);
 	cells[1] = jobctl_str(json_object_get(r, "lines"), l, sizeof l);
 	cells[2] = jobctl_str(json_object_get(r, "bytes"), y, sizeof y);
@@ -2490,14 +2502,8 @@ cmd_fetch_report(struct batch *b, const char *item, json_t *record)
 	const char	*cells[4];
 	char		 s[32], n[32], ms[32];
 
-	if (b->j->json) {
-		jobctl_json_line(record);
+	if (!batch_row(b, item, record))
 		return;
-	}
-	if (!jobctl_is_done(record)) {
-		jobctl_job_error(item, record);
-		return;
-	}
 	cells[0] = jobctl_str(json_object_get(r, "status"), s, sizeof s);
 	cells[1] = jobctl_str(json_object_get(r, "bytes"), n, sizeof n);
 	cells[2] = jobctl_ms(json_object_get(json_object_get(r, "time_ms"),
@@ -2710,14 +2716,8 @@ cmd_ping_report(struct batch *b, const char *item, json_t *record)
 	up = json_is_true(json_object_get(r, "up"));
 	if (jobctl_is_done(record) && !up)
 		jobctl_fail(b->j, EXIT_NOTDONE);
-	if (b->j->json) {
-		jobctl_json_line(record);
+	if (!batch_row(b, item, record))
 		return;
-	}
-	if (!jobctl_is_done(record)) {
-		jobctl_job_error(item, record);
-		return;
-	}
 	cells[0] = up ? "up" : "down";
 	cells[1] = up ? jobctl_ms(json_object_get(r, "latency_ms"), ms,
 	    sizeof ms) : "-";
