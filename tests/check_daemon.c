@@ -830,7 +830,7 @@ START_TEST(test_slow_reader)
 	json_t		*req, *r, *jobs;
 	json_int_t	 accepted = 0, done;
 	long		 before, after;
-	int		 i, n = 400;
+	int		 i, n = 400, sent;
 
 	before = daemon_rss_kb(h);
 	slow = harness_client(h);
@@ -839,9 +839,13 @@ START_TEST(test_slow_reader)
 		    "s:b}}}", "jsonrpc", "2.0", "id", i, "method", "job.submit",
 		    "params", "type", "squares", "wait", 1, "args", "from", 1,
 		    "to", 1000, "values", 1);
-		ck_assert_int_eq(client_send(slow, req), 0);
+		/* The daemon may drop it before it has sent them all. */
+		sent = client_send(slow, req);
 		json_decref(req);
+		if (sent == -1)
+			break;
 	}
+	ck_assert_int_gt(i, 0);
 	/* Others are answered meanwhile, and the slow one goes. */
 	for (i = 0; i < 1200 && connections(h) != 1; i++)
 		usleep(50000);
